@@ -1,0 +1,60 @@
+//! Durations as users write them in Dockerfiles and compose files.
+//!
+//! Both humantime (`500ms`, `1m30s`) and the bare seconds of the scripts these
+//! tools replace (`10`, `0.5`) are accepted. Anything else is refused rather
+//! than guessed at: `2 s` and `10x` are typos, not durations.
+
+use std::time::Duration;
+
+/// Parses `500ms`, `30s`, `1m30s` or a bare, non-negative number of seconds.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let invalid = |why: &str| format!("invalid duration '{text}': {why}");
+    if text.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err(invalid("it contains a space (write 2s, not 2 s)"));
+    }
+    if text.starts_with('-') {
+        return Err(invalid("it is negative"));
+    }
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return parse_seconds(text).ok_or_else(|| invalid("expected seconds such as 10 or 0.5"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| invalid("expected a number of seconds or a value such as 500ms, 30s, 1m30s"))
+}
+
+fn parse_seconds(text: &str) -> Option<Duration> {
+    // f64 parsing would also take "inf" and "1e3"; the byte check above has
+    // already limited `text` to digits and dots.
+    let seconds: f64 = text.parse().ok()?;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_numbers_are_seconds() {
+        assert_eq!(parse("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn humantime_units_are_accepted() {
+        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn typos_are_refused_with_the_text_quoted() {
+        for bad in ["-1", "abc", "10x", "2 s", "", "1.2.3", ".", "inf", "1e3"] {
+            let err = parse(bad).expect_err(bad);
+            assert!(err.contains(&format!("'{bad}'")), "{err}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! One connection attempt: resolve (again, every time), connect with Happy
+//! Eyeballs staggering across all addresses, close at once without sending.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::{TcpStream, UnixStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::target::Endpoint;
+
+/// How long one address gets before the next is tried alongside it (RFC 8305's
+/// recommended Connection Attempt Delay).
+pub const STAGGER: Duration = Duration::from_millis(250);
+
+/// Why an attempt did not connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Refused,
+    TimedOut,
+    Unreachable,
+    Dns(String),
+    NoSocket,
+    Other(String),
+    /// Different addresses of one name failed differently.
+    PerAddress(Vec<(SocketAddr, Failure)>),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Refused => f.write_str("connection refused"),
+            Failure::TimedOut => f.write_str("timed out"),
+            Failure::Unreachable => f.write_str("unreachable"),
+            Failure::Dns(why) => write!(f, "DNS error: {why}"),
+            Failure::NoSocket => f.write_str("no such socket"),
+            Failure::Other(why) => f.write_str(why),
+            Failure::PerAddress(failures) => {
+                let parts: Vec<String> = failures.iter().map(|(addr, why)| format!("{} {why}", addr.ip())).collect();
+                f.write_str(&parts.join(", "))
+            }
+        }
+    }
+}
+
+impl Failure {
+    fn from_io(err: &io::Error) -> Failure {
+        match err.kind() {
+            io::ErrorKind::ConnectionRefused => Failure::Refused,
+            io::ErrorKind::TimedOut => Failure::TimedOut,
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => Failure::Unreachable,
+            io::ErrorKind::NotFound => Failure::NoSocket,
+            _ => Failure::Other(err.to_string()),
+        }
+    }
+
+    /// One failure when every address failed alike, else each address's own.
+    fn combine(mut failures: Vec<(SocketAddr, Failure)>) -> Failure {
+        let all_alike = failures.windows(2).all(|pair| pair[0].1 == pair[1].1);
+        match failures.len() {
+            0 => Failure::Dns("the name has no addresses".into()),
+            _ if all_alike => failures.swap_remove(0).1,
+            _ => Failure::PerAddress(failures),
+        }
+    }
+}
+
+type Lookup = JoinHandle<io::Result<Vec<SocketAddr>>>;
+
+/// The state one target keeps between attempts: a lookup that outlived its
+/// attempt is awaited by the next one instead of starting another, so a hung
+/// resolver costs one thread, not one per attempt.
+#[derive(Default)]
+pub struct Prober {
+    lookup: Option<Lookup>,
+}
+
+impl Prober {
+    /// Connects to `endpoint` within `limit`, then closes the connection.
+    pub async fn attempt(&mut self, endpoint: &Endpoint, limit: Duration) -> Result<(), Failure> {
+        match tokio::time::timeout(limit, self.connect(endpoint)).await {
+            Ok(result) => result,
+            Err(_) if self.lookup.is_some() => Err(Failure::Dns("lookup timed out".into())),
+            Err(_) => Err(Failure::TimedOut),
+        }
+    }
+
+    async fn connect(&mut self, endpoint: &Endpoint) -> Result<(), Failure> {
+        match endpoint {
+            Endpoint::Unix(path) => connect_unix(path).await,
+            Endpoint::Tcp { host, port } => {
+                let addresses = match endpoint.literal_ip() {
+                    Some(ip) => vec![SocketAddr::new(ip, *port)],
+                    None => self.resolve(host, *port).await?,
+                };
+                connect_any(addresses).await
+            }
+        }
+    }
+
+    async fn resolve(&mut self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+        let lookup = self.lookup.get_or_insert_with(|| {
+            let host = host.to_string();
+            tokio::task::spawn_blocking(move || Ok((host.as_str(), port).to_socket_addrs()?.collect()))
+        });
+        let result = lookup.await;
+        self.lookup = None;
+        match result {
+            Ok(Ok(addresses)) => Ok(addresses),
+            Ok(Err(err)) => Err(Failure::Dns(describe_lookup_error(&err))),
+            Err(join) => Err(Failure::Dns(join.to_string())),
+        }
+    }
+}
+
+fn describe_lookup_error(err: &io::Error) -> String {
+    let text = err.to_string();
+    text.strip_prefix("failed to lookup address information: ").unwrap_or(&text).to_string()
+}
+
+async fn connect_unix(path: &Path) -> Result<(), Failure> {
+    UnixStream::connect(path).await.map(drop).map_err(|err| Failure::from_io(&err))
+}
+
+/// Happy Eyeballs (RFC 8305, simplified): addresses alternate between
+/// families; each gets [`STAGGER`] before the next starts alongside it, and a
+/// failure starts the next at once. The first connection wins and is closed
+/// without sending anything; dropping the set cancels the rest.
+pub async fn connect_any(addresses: Vec<SocketAddr>) -> Result<(), Failure> {
+    let mut queue = interleave_families(addresses).into_iter();
+    let mut running = JoinSet::new();
+    let mut failures = Vec::new();
+    let start_next = |queue: &mut std::vec::IntoIter<SocketAddr>, running: &mut JoinSet<_>| {
+        queue.next().map(|addr| running.spawn(async move { (addr, TcpStream::connect(addr).await) })).is_some()
+    };
+    start_next(&mut queue, &mut running);
+    let stagger = tokio::time::sleep(STAGGER);
+    tokio::pin!(stagger);
+    loop {
+        tokio::select! {
+            finished = running.join_next() => match finished {
+                Some(Ok((_, Ok(_connection)))) => return Ok(()),
+                Some(Ok((addr, Err(err)))) => {
+                    failures.push((addr, Failure::from_io(&err)));
+                    if start_next(&mut queue, &mut running) {
+                        stagger.as_mut().reset(tokio::time::Instant::now() + STAGGER);
+                    }
+                }
+                Some(Err(join)) => failures.push((SocketAddr::from(([0, 0, 0, 0], 0)), Failure::Other(join.to_string()))),
+                None => return Err(Failure::combine(failures)),
+            },
+            () = &mut stagger, if queue.len() > 0 => {
+                start_next(&mut queue, &mut running);
+                stagger.as_mut().reset(tokio::time::Instant::now() + STAGGER);
+            }
+        }
+    }
+}
+
+/// Keeps the resolver's preference for the first family, then alternates, so
+/// a dead first family delays the other by one stagger, not by all its
+/// addresses.
+fn interleave_families(addresses: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first) = addresses.first() else { return addresses };
+    let first_is_v6 = first.is_ipv6();
+    let (mut same, mut other): (Vec<_>, Vec<_>) = addresses.into_iter().partition(|a| a.is_ipv6() == first_is_v6);
+    same.reverse();
+    other.reverse();
+    let mut ordered = Vec::with_capacity(same.len() + other.len());
+    while let Some(addr) = same.pop() {
+        ordered.push(addr);
+        ordered.extend(other.pop());
+    }
+    other.reverse();
+    ordered.extend(other);
+    ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn families_alternate_starting_with_the_resolvers_first_choice() {
+        let ordered = interleave_families(vec![addr("[::1]:1"), addr("[::2]:1"), addr("[::3]:1"), addr("127.0.0.1:1")]);
+        assert_eq!(ordered, [addr("[::1]:1"), addr("127.0.0.1:1"), addr("[::2]:1"), addr("[::3]:1")]);
+        let ordered = interleave_families(vec![addr("127.0.0.1:1"), addr("[::1]:1"), addr("[::2]:1")]);
+        assert_eq!(ordered, [addr("127.0.0.1:1"), addr("[::1]:1"), addr("[::2]:1")]);
+    }
+
+    #[test]
+    fn alike_failures_are_reported_once_and_mixed_ones_per_address() {
+        let same = Failure::combine(vec![(addr("[::1]:1"), Failure::Refused), (addr("127.0.0.1:1"), Failure::Refused)]);
+        assert_eq!(same.to_string(), "connection refused");
+        let mixed = Failure::combine(vec![(addr("[::1]:1"), Failure::Refused), (addr("127.0.0.1:1"), Failure::TimedOut)]);
+        assert_eq!(mixed.to_string(), "::1 connection refused, 127.0.0.1 timed out");
+    }
+
+    #[tokio::test]
+    async fn a_refused_port_fails_fast_as_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let result = connect_any(vec![SocketAddr::from(([127, 0, 0, 1], port))]).await;
+        assert_eq!(result, Err(Failure::Refused));
+    }
+}

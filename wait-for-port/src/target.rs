@@ -1,0 +1,202 @@
+//! What to wait for: `host:port`, `[v6addr%zone]:port`, `tcp://host:port` or
+//! `unix:/path/to.sock`. Parsing does no I/O, so a typo is reported before the
+//! first connection attempt.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A name or literal address, resolved again on every attempt.
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+/// A parsed target, displayed as the user wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub text: String,
+    pub endpoint: Endpoint,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Target, String> {
+        let endpoint = parse_endpoint(text).map_err(|why| format!("invalid target '{text}': {why}"))?;
+        Ok(Target { text: text.to_string(), endpoint })
+    }
+}
+
+fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        return match path {
+            "" => Err("the socket path is empty (write unix:/path/to.sock)".into()),
+            path => Ok(Endpoint::Unix(PathBuf::from(path))),
+        };
+    }
+    if let Some((scheme, rest)) = text.split_once("://") {
+        return match scheme {
+            "tcp" => parse_host_port(rest),
+            _ => Err(format!("unknown scheme '{scheme}' (use host:port, tcp://host:port or unix:/path)")),
+        };
+    }
+    parse_host_port(text)
+}
+
+fn parse_host_port(text: &str) -> Result<Endpoint, String> {
+    if let Some(bracketed) = text.strip_prefix('[') {
+        let (address, after) = bracketed.split_once(']').ok_or("'[' without a closing ']'")?;
+        validate_ipv6(address)?;
+        let port = after.strip_prefix(':').ok_or("missing port (write [addr]:port)")?;
+        return Ok(Endpoint::Tcp { host: address.to_string(), port: parse_port(port)? });
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err("missing port (write host:port)".into());
+    };
+    if host.contains(':') {
+        return Err(explain_extra_colons(text, host));
+    }
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if let Some(bad) = host.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))) {
+        return Err(format!("'{bad}' is not allowed in a host name"));
+    }
+    Ok(Endpoint::Tcp { host: host.to_string(), port: parse_port(port)? })
+}
+
+fn explain_extra_colons(text: &str, host: &str) -> String {
+    let unzoned = |s: &str| s.split('%').next().unwrap_or(s).to_string();
+    let is_v6 = |s: &str| unzoned(s).parse::<Ipv6Addr>().is_ok();
+    if is_v6(host) {
+        let port = &text[host.len() + 1..];
+        format!("an IPv6 address needs brackets: [{host}]:{port}")
+    } else if is_v6(text) {
+        format!("an IPv6 address needs brackets and a port: [{text}]:PORT")
+    } else {
+        let scheme = text.split(':').next().unwrap_or_default();
+        format!("unknown scheme '{scheme}' (use host:port, tcp://host:port or unix:/path)")
+    }
+}
+
+fn validate_ipv6(address: &str) -> Result<(), String> {
+    let (bare, zone) = match address.split_once('%') {
+        Some((bare, zone)) => (bare, Some(zone)),
+        None => (address, None),
+    };
+    if bare.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if bare.parse::<Ipv6Addr>().is_err() {
+        return Err(format!("'{bare}' is not an IPv6 address"));
+    }
+    if zone.is_some_and(str::is_empty) {
+        return Err("the zone after '%' is empty".into());
+    }
+    Ok(())
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    if text.is_empty() {
+        return Err("missing port".into());
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("port '{text}' is not a number"));
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Err("port 0 cannot be connected to".into()),
+        Ok(port) if port <= 65535 => Ok(port as u16),
+        _ => Err(format!("port {text} is out of range (1-65535)")),
+    }
+}
+
+impl Endpoint {
+    /// A literal address needs no resolver; everything else goes to getaddrinfo.
+    pub fn literal_ip(&self) -> Option<IpAddr> {
+        match self {
+            Endpoint::Tcp { host, .. } => host.parse().ok(),
+            Endpoint::Unix(_) => None,
+        }
+    }
+}
+
+/// Splits `WAIT_HOSTS` (docker-compose-wait's variable) on commas and spaces.
+pub fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(|c: char| c == ',' || c.is_whitespace()).filter(|item| !item.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Endpoint {
+        Endpoint::Tcp { host: host.into(), port }
+    }
+
+    fn parse(text: &str) -> Result<Endpoint, String> {
+        text.parse::<Target>().map(|t| t.endpoint)
+    }
+
+    #[test]
+    fn host_names_with_digits_dashes_and_underscores() {
+        assert_eq!(parse("db:5432"), Ok(tcp("db", 5432)));
+        assert_eq!(parse("pg-bouncer_2.internal:6432"), Ok(tcp("pg-bouncer_2.internal", 6432)));
+        assert_eq!(parse("10.0.0.1:80"), Ok(tcp("10.0.0.1", 80)));
+        assert_eq!(parse("tcp://db:5432"), Ok(tcp("db", 5432)));
+    }
+
+    #[test]
+    fn bracketed_ipv6_with_and_without_zone() {
+        assert_eq!(parse("[::1]:8080"), Ok(tcp("::1", 8080)));
+        assert_eq!(parse("[fe80::1%eth0]:22"), Ok(tcp("fe80::1%eth0", 22)));
+    }
+
+    #[test]
+    fn unix_sockets() {
+        assert_eq!(parse("unix:/run/app.sock"), Ok(Endpoint::Unix("/run/app.sock".into())));
+    }
+
+    #[test]
+    fn each_kind_of_bad_target_is_named() {
+        let cases = [
+            ("db", "missing port"),
+            ("db:", "missing port"),
+            ("[::1]", "missing port"),
+            ("db:0", "port 0"),
+            ("db:65536", "out of range"),
+            ("db:99999999999", "out of range"),
+            ("db:http", "not a number"),
+            ("db:-1", "not a number"),
+            ("::1:80", "needs brackets: [::1]:80"),
+            ("fe80::1", "needs brackets"),
+            (":5432", "host is empty"),
+            ("[]:80", "host is empty"),
+            ("http://db:80", "unknown scheme 'http'"),
+            ("udp:db:53", "unknown scheme 'udp'"),
+            ("unix:", "path is empty"),
+            ("db/x:80", "'/' is not allowed"),
+            ("[::1:80", "closing"),
+            ("[zz]:80", "not an IPv6 address"),
+            ("[fe80::1%]:80", "zone"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(err.contains(&format!("'{text}'")), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn wait_hosts_splits_on_commas_and_spaces() {
+        let items: Vec<_> = split_list(" db:5432,cache:6379  mq:5672,").collect();
+        assert_eq!(items, ["db:5432", "cache:6379", "mq:5672"]);
+    }
+}
