@@ -5,10 +5,12 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpStream, UnixStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::target::Endpoint;
 
@@ -68,47 +70,100 @@ impl Failure {
     }
 }
 
-type Lookup = JoinHandle<io::Result<Vec<SocketAddr>>>;
+/// What an attempt is doing, readable from outside while it runs, so that a
+/// deadline that cuts an attempt short can still say what it was waiting on.
+#[derive(Clone, Debug, Default)]
+pub struct Phase(Arc<AtomicU8>);
 
-/// The state one target keeps between attempts: a lookup that outlived its
-/// attempt is awaited by the next one instead of starting another, so a hung
-/// resolver costs one thread, not one per attempt.
-#[derive(Default)]
+const IDLE: u8 = 0;
+const RESOLVING: u8 = 1;
+const CONNECTING: u8 = 2;
+
+impl Phase {
+    fn set(&self, phase: u8) {
+        self.0.store(phase, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Why a target whose attempt was cut short is not ready.
+    pub fn describe(&self) -> &'static str {
+        match self.get() {
+            RESOLVING => "DNS error: lookup timed out",
+            CONNECTING => "timed out",
+            _ => "not tried yet",
+        }
+    }
+}
+
+/// getaddrinfo cannot be cancelled: a lookup stuck in a silent or failing
+/// resolver (musl retries SERVFAIL until its timeout, 5 s by default) holds
+/// its thread until then. Each attempt still starts a fresh lookup, so that a
+/// name added to /etc/hosts meanwhile is seen at once; this many may be stuck
+/// per target, beyond it an attempt fails at once instead of adding threads.
+const MAX_LOOKUPS_IN_FLIGHT: usize = 32;
+
+/// Makes attempts on one target; clones share the target's state, so
+/// overlapping attempts can run as separate tasks.
+#[derive(Clone, Default)]
 pub struct Prober {
-    lookup: Option<Lookup>,
+    phase: Phase,
+    lookups_in_flight: Arc<AtomicUsize>,
 }
 
 impl Prober {
-    /// Connects to `endpoint` within `limit`, then closes the connection.
-    pub async fn attempt(&mut self, endpoint: &Endpoint, limit: Duration) -> Result<(), Failure> {
-        match tokio::time::timeout(limit, self.connect(endpoint)).await {
-            Ok(result) => result,
-            Err(_) if self.lookup.is_some() => Err(Failure::Dns("lookup timed out".into())),
-            Err(_) => Err(Failure::TimedOut),
-        }
+    pub fn new(phase: Phase) -> Prober {
+        Prober { phase, lookups_in_flight: Arc::default() }
     }
 
-    async fn connect(&mut self, endpoint: &Endpoint) -> Result<(), Failure> {
+    /// Connects to `endpoint` within `limit`, then closes the connection.
+    pub async fn attempt(&self, endpoint: &Endpoint, limit: Duration) -> Result<(), Failure> {
+        let result = match tokio::time::timeout(limit, self.connect(endpoint)).await {
+            Ok(result) => result,
+            Err(_) if self.phase.get() == RESOLVING => Err(Failure::Dns("lookup timed out".into())),
+            Err(_) => Err(Failure::TimedOut),
+        };
+        self.phase.set(IDLE);
+        result
+    }
+
+    async fn connect(&self, endpoint: &Endpoint) -> Result<(), Failure> {
         match endpoint {
-            Endpoint::Unix(path) => connect_unix(path).await,
+            Endpoint::Unix(path) => {
+                self.phase.set(CONNECTING);
+                connect_unix(path).await
+            }
             Endpoint::Tcp { host, port } => {
                 let addresses = match endpoint.literal_ip() {
                     Some(ip) => vec![SocketAddr::new(ip, *port)],
-                    None => self.resolve(host, *port).await?,
+                    None => {
+                        self.phase.set(RESOLVING);
+                        self.resolve(host, *port).await?
+                    }
                 };
+                self.phase.set(CONNECTING);
                 connect_any(addresses).await
             }
         }
     }
 
-    async fn resolve(&mut self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
-        let lookup = self.lookup.get_or_insert_with(|| {
-            let host = host.to_string();
-            tokio::task::spawn_blocking(move || Ok((host.as_str(), port).to_socket_addrs()?.collect()))
+    /// A fresh getaddrinfo call every time: a name added to /etc/hosts or to
+    /// DNS is seen by the next attempt.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+        if self.lookups_in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_LOOKUPS_IN_FLIGHT {
+            self.lookups_in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(Failure::Dns("lookup timed out".into()));
+        }
+        let host = host.to_string();
+        let in_flight = Arc::clone(&self.lookups_in_flight);
+        let lookup = tokio::task::spawn_blocking(move || {
+            let result = (host.as_str(), port).to_socket_addrs().map(Iterator::collect::<Vec<_>>);
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            result
         });
-        let result = lookup.await;
-        self.lookup = None;
-        match result {
+        match lookup.await {
             Ok(Ok(addresses)) => Ok(addresses),
             Ok(Err(err)) => Err(Failure::Dns(describe_lookup_error(&err))),
             Err(join) => Err(Failure::Dns(join.to_string())),

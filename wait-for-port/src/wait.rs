@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use venvkit_common::diag::Diag;
 
-use crate::probe::Prober;
+use crate::probe::{Phase, Prober};
 use crate::target::Target;
 
 /// What counts as done for a target.
@@ -36,16 +36,36 @@ pub enum Outcome {
     TimedOut(Vec<(String, String)>),
 }
 
-/// Each target's latest failure, read when the deadline passes.
-type LastErrors = Arc<Mutex<Vec<Option<String>>>>;
+/// Where a target stands, read when the deadline passes.
+#[derive(Default)]
+struct Status {
+    done: bool,
+    last_failure: Option<String>,
+    phase: Phase,
+}
+
+impl Status {
+    fn unready_because(&self) -> Option<String> {
+        match (&self.last_failure, self.done) {
+            (_, true) => None,
+            (Some(failure), false) => Some(failure.clone()),
+            (None, false) => Some(self.phase.describe().to_string()),
+        }
+    }
+}
+
+type Statuses = Arc<Mutex<Vec<Status>>>;
 
 pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Outcome {
-    let last_errors: LastErrors = Arc::new(Mutex::new(vec![Some("not tried yet".into()); targets.len()]));
+    let statuses: Statuses = Arc::new(Mutex::new(targets.iter().map(|_| Status::default()).collect()));
     let mut tasks = JoinSet::new();
     for (index, target) in targets.iter().enumerate() {
-        let errors = Arc::clone(&last_errors);
-        tasks.spawn(until_done(target.clone(), settings, diag, move |error| {
-            errors.lock().unwrap_or_else(|poison| poison.into_inner())[index] = error;
+        let statuses = Arc::clone(&statuses);
+        let phase = lock(&statuses)[index].phase.clone();
+        tasks.spawn(until_done(target.clone(), settings, diag, Prober::new(phase), move |failure| {
+            let status = &mut lock(&statuses)[index];
+            status.done = failure.is_none();
+            status.last_failure = failure;
         }));
     }
     let all_done = async { while tasks.join_next().await.is_some() {} };
@@ -58,42 +78,66 @@ pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Out
     tokio::select! {
         () = all_done => Outcome::Ready,
         () = deadline => {
-            let errors = last_errors.lock().unwrap_or_else(|poison| poison.into_inner());
+            let statuses = lock(&statuses);
             let unready = targets
                 .iter()
-                .zip(errors.iter())
-                .filter_map(|(target, error)| error.as_ref().map(|e| (target.to_string(), e.clone())))
+                .zip(statuses.iter())
+                .filter_map(|(target, status)| status.unready_because().map(|why| (target.to_string(), why)))
                 .collect();
             Outcome::TimedOut(unready)
         }
     }
 }
 
-async fn until_done(target: Target, settings: Settings, diag: Diag, report: impl Fn(Option<String>)) {
+fn lock(statuses: &Statuses) -> std::sync::MutexGuard<'_, Vec<Status>> {
+    // A panicking task cannot leave a Status half-written: plain assignments.
+    statuses.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Bounds the tasks and sockets of one target when the interval is far
+/// shorter than the connect timeout (or zero).
+const MAX_OVERLAPPING_ATTEMPTS: usize = 16;
+
+/// Starts an attempt every interval, each bounded by the connect timeout,
+/// without waiting for the previous one: a SYN-dropping or resolver-stuck
+/// attempt cannot delay noticing that the target came up meanwhile.
+async fn until_done(target: Target, settings: Settings, diag: Diag, prober: Prober, report: impl Fn(Option<String>)) {
     let started = Instant::now();
-    let mut prober = Prober::default();
-    for attempt in 1u64.. {
-        let begun = Instant::now();
-        let limit = match settings.deadline {
-            Some(deadline) => settings.connect_timeout.min(deadline.saturating_duration_since(begun)),
-            None => settings.connect_timeout,
-        };
-        let result = prober.attempt(&target.endpoint, limit).await;
-        let failure = match (settings.want, result) {
-            (Want::Open, Ok(())) => None,
-            (Want::Open, Err(why)) => Some(why.to_string()),
-            (Want::Closed, Ok(())) => Some("still accepting connections".to_string()),
-            (Want::Closed, Err(_)) => None,
-        };
-        let Some(failure) = failure else {
-            report(None);
-            let state = if settings.want == Want::Open { "ready" } else { "closed" };
-            let after = started.elapsed().as_secs_f64();
-            diag.info(format_args!("{target} is {state} after {after:.2}s ({attempt} attempts)"));
-            return;
-        };
-        diag.verbose(format_args!("{target}: {failure} (attempt {attempt})"));
-        report(Some(failure));
-        tokio::time::sleep_until(begun + settings.interval).await;
+    let target = std::sync::Arc::new(target);
+    let mut running = JoinSet::new();
+    let mut next_start = started;
+    let mut started_attempts = 0u64;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(next_start), if running.len() < MAX_OVERLAPPING_ATTEMPTS => {
+                started_attempts += 1;
+                let now = Instant::now();
+                let limit = match settings.deadline {
+                    Some(deadline) => settings.connect_timeout.min(deadline.saturating_duration_since(now)),
+                    None => settings.connect_timeout,
+                };
+                let (prober, target, attempt) = (prober.clone(), Arc::clone(&target), started_attempts);
+                running.spawn(async move { (attempt, prober.attempt(&target.endpoint, limit).await) });
+                next_start = now + settings.interval;
+            }
+            Some(Ok((attempt, result))) = running.join_next() => {
+                let failure = match (settings.want, result) {
+                    (Want::Open, Ok(())) => None,
+                    (Want::Open, Err(why)) => Some(why.to_string()),
+                    (Want::Closed, Ok(())) => Some("still accepting connections".to_string()),
+                    (Want::Closed, Err(_)) => None,
+                };
+                let Some(failure) = failure else {
+                    report(None);
+                    let state = if settings.want == Want::Open { "ready" } else { "closed" };
+                    let after = started.elapsed().as_secs_f64();
+                    let attempts = if attempt == 1 { "1 attempt".to_string() } else { format!("{attempt} attempts") };
+                    diag.info(format_args!("{target} is {state} after {after:.2}s ({attempts})"));
+                    return;
+                };
+                diag.verbose(format_args!("{target}: {failure} (attempt {attempt})"));
+                report(Some(failure));
+            }
+        }
     }
 }

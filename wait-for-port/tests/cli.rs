@@ -30,17 +30,15 @@ fn a_bad_target_is_rejected_before_any_connection_is_made() {
 #[test]
 fn host_names_may_hold_digits_dashes_and_underscores() {
     let (_listener, port) = listener();
-    let scratch = Scratch::new("names");
-    let hosts = scratch.file("hosts", "127.0.0.1 pg-bouncer_2 localhost\n");
-    let resolv = scratch.file("resolv.conf", LOOPBACK_RESOLV_CONF);
-    let run = run(in_private_mounts(&hosts, &resolv).args(["-t", "5s", &format!("pg-bouncer_2:{port}")]));
+    let names = NameFiles::new("names", "127.0.0.1 pg-bouncer_2 localhost\n", DnsAnswer::NoSuchName);
+    let run = run(names.command().args(["-t", "5s", &format!("pg-bouncer_2:{port}")]));
     assert_eq!(run.code(), 0, "{}", run.stderr);
 }
 
 #[test]
 fn bad_durations_are_exit_2_naming_the_value() {
-    let port = closed_port().to_string();
-    let target = format!("127.0.0.1:{port}");
+    let closed = ReservedPort::new();
+    let target = closed.target();
     for (flag, value) in [("-t", "-1"), ("-t", "abc"), ("--interval", "10x"), ("--period", "2 s"), ("--connect-timeout", "")] {
         let run = run_args(&[flag, value, &target]);
         assert_eq!(run.code(), 2, "{flag} {value}: {}", run.stderr);
@@ -52,7 +50,8 @@ fn bad_durations_are_exit_2_naming_the_value() {
 
 #[test]
 fn an_invalid_environment_value_is_exit_2_naming_the_variable() {
-    let target = format!("127.0.0.1:{}", closed_port());
+    let closed = ReservedPort::new();
+    let target = closed.target();
     for var in ["WAIT_FOR_PORT_TIMEOUT", "WAIT_FOR_PORT_INTERVAL", "WAIT_FOR_PORT_CONNECT_TIMEOUT"] {
         let run = run(command().env(var, "10x").arg(&target));
         assert_eq!(run.code(), 2, "{var}: {}", run.stderr);
@@ -62,7 +61,8 @@ fn an_invalid_environment_value_is_exit_2_naming_the_variable() {
 
 #[test]
 fn the_command_line_beats_the_environment() {
-    let target = format!("127.0.0.1:{}", closed_port());
+    let closed = ReservedPort::new();
+    let target = closed.target();
     let run = run(command().env("WAIT_FOR_PORT_TIMEOUT", "30s").args(["-q", "-t", "300ms", &target]));
     assert_eq!(run.code(), 124);
     assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
@@ -70,7 +70,8 @@ fn the_command_line_beats_the_environment() {
 
 #[test]
 fn the_environment_sets_the_timeout() {
-    let target = format!("127.0.0.1:{}", closed_port());
+    let closed = ReservedPort::new();
+    let target = closed.target();
     let run = run(command().env("WAIT_FOR_PORT_TIMEOUT", "0.3").args(["-q", &target]));
     assert_eq!(run.code(), 124);
     assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
@@ -80,7 +81,8 @@ fn the_environment_sets_the_timeout() {
 fn wait_hosts_adds_targets_separated_by_commas_or_spaces() {
     let (_first, first) = listener();
     let (_second, second) = listener();
-    let closed = closed_port();
+    let reserved = ReservedPort::new();
+    let closed = reserved.port;
     let hosts = format!("127.0.0.1:{first}, 127.0.0.1:{second}");
     assert_eq!(run(command().env("WAIT_HOSTS", &hosts).args(["-t", "2s"])).code(), 0);
     let with_closed = format!("{hosts} 127.0.0.1:{closed}");
@@ -107,7 +109,8 @@ fn no_target_at_all_is_a_usage_error() {
 fn strict_is_accepted_and_changes_nothing() {
     let (_listener, port) = listener();
     assert_eq!(run_args(&["-s", &format!("127.0.0.1:{port}")]).code(), 0);
-    assert_eq!(run_args(&["--strict", "-q", "-t", "200ms", &format!("127.0.0.1:{}", closed_port())]).code(), 124);
+    let closed = ReservedPort::new();
+    assert_eq!(run_args(&["--strict", "-q", "-t", "200ms", &closed.target()]).code(), 124);
 }
 
 #[test]

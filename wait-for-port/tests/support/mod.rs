@@ -56,11 +56,6 @@ pub fn run_args(args: &[&str]) -> Run {
     run(command().args(args))
 }
 
-/// A loopback port with nothing listening on it (for now).
-pub fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 pub fn listener() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -95,18 +90,44 @@ impl SynDropper {
     }
 }
 
-/// Binds `port` on 127.0.0.1 after `delay`, in a thread, and keeps accepting
-/// (and counting) until dropped with the process.
-pub fn open_after(port: u16, delay: Duration) -> std::thread::JoinHandle<TcpListener> {
-    std::thread::spawn(move || {
-        std::thread::sleep(delay);
-        TcpListener::bind(("127.0.0.1", port)).expect("bind the late port")
-    })
+/// A loopback port that is bound but not listening: connections to it are
+/// refused, and no other socket can take the number until it is dropped or
+/// starts listening.
+pub struct ReservedPort {
+    socket: std::os::fd::OwnedFd,
+    pub port: u16,
 }
 
-/// Runs `program args` in a private mount namespace where /etc/hosts and
-/// /etc/resolv.conf are the given files. The resolver points at 127.0.0.1,
-/// where nothing answers, so no test query ever leaves the machine.
+impl ReservedPort {
+    pub fn new() -> ReservedPort {
+        use nix::sys::socket::*;
+        let socket = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        bind(std::os::fd::AsRawFd::as_raw_fd(&socket), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
+        let bound: SockaddrIn = getsockname(std::os::fd::AsRawFd::as_raw_fd(&socket)).unwrap();
+        ReservedPort { socket, port: bound.port() }
+    }
+
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts listening: from now on connections succeed.
+    pub fn open(self) -> TcpListener {
+        nix::sys::socket::listen(&self.socket, nix::sys::socket::Backlog::new(128).unwrap()).unwrap();
+        TcpListener::from(self.socket)
+    }
+
+    /// Opens the port after `delay`, from a thread.
+    pub fn open_after(self, delay: Duration) -> std::thread::JoinHandle<TcpListener> {
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            self.open()
+        })
+    }
+}
+
+/// Runs the binary in a private mount namespace where /etc/hosts and
+/// /etc/resolv.conf are the given files.
 pub fn in_private_mounts(hosts: &Path, resolv: &Path) -> Command {
     let mut command = Command::new("unshare");
     command.args(["--mount", "--propagation", "private", "sh", "-c"]);
@@ -123,7 +144,9 @@ pub struct Scratch(pub PathBuf);
 
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("wait-for-port-test-{name}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wait-for-port-test-{name}-{}-{unique}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -146,9 +169,102 @@ impl Drop for Scratch {
     }
 }
 
-/// A resolv.conf whose only nameserver is loopback port 53, where nothing
-/// listens: lookups of unknown names fail without leaving the machine.
-pub const LOOPBACK_RESOLV_CONF: &str = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n";
+/// How the fake DNS server answers.
+#[derive(Clone, Copy, Debug)]
+pub enum DnsAnswer {
+    /// NXDOMAIN: the name does not exist (yet).
+    NoSuchName,
+    /// SERVFAIL: a temporary failure.
+    ServerFailure,
+    /// Nothing at all: a hung resolver.
+    Silence,
+}
+
+/// A DNS server on a random 127/8 address, port 53, that answers every
+/// query the same way. Lookups in the tests go to it (via a private
+/// resolv.conf), so no test query ever leaves the machine.
+pub struct FakeDns {
+    pub address: std::net::Ipv4Addr,
+}
+
+impl FakeDns {
+    pub fn start(answer: DnsAnswer) -> FakeDns {
+        let (socket, address) = (0..100)
+            .find_map(|_| {
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+                let address = std::net::Ipv4Addr::new(127, 53, (nanos >> 8) as u8, (nanos >> 16) as u8 | 1);
+                std::net::UdpSocket::bind((address, 53)).ok().map(|socket| (socket, address))
+            })
+            .expect("bind a fake DNS server on 127.53.x.y:53 (needs root)");
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 1500];
+            while let Ok((length, peer)) = socket.recv_from(&mut buffer) {
+                if matches!(answer, DnsAnswer::Silence) {
+                    continue;
+                }
+                if let Some(reply) = dns_reply(&buffer[..length], answer) {
+                    let _ = socket.send_to(&reply, peer);
+                }
+            }
+        });
+        FakeDns { address }
+    }
+
+    pub fn resolv_conf(&self) -> String {
+        format!("nameserver {}\noptions timeout:30 attempts:5\n", self.address)
+    }
+}
+
+/// The query's header and question, turned into an answer-less reply.
+fn dns_reply(query: &[u8], answer: DnsAnswer) -> Option<Vec<u8>> {
+    let mut end = 12;
+    loop {
+        let label = *query.get(end)? as usize;
+        end += 1 + label;
+        if label == 0 {
+            break;
+        }
+    }
+    let mut reply = query.get(..end + 4)?.to_vec();
+    let rcode = match answer {
+        DnsAnswer::ServerFailure => 2,
+        _ => 3,
+    };
+    reply[2] = 0x80 | (query[2] & 0x79);
+    reply[3] = 0x80 | rcode;
+    reply[6..12].fill(0);
+    Some(reply)
+}
+
+/// /etc/hosts and /etc/resolv.conf for a private mount namespace.
+pub struct NameFiles {
+    pub scratch: Scratch,
+    pub hosts: PathBuf,
+    pub resolv: PathBuf,
+    pub dns: FakeDns,
+}
+
+impl NameFiles {
+    pub fn new(name: &str, hosts: &str, answer: DnsAnswer) -> NameFiles {
+        let scratch = Scratch::new(name);
+        let dns = FakeDns::start(answer);
+        let hosts = scratch.file("hosts", hosts);
+        let resolv = scratch.file("resolv.conf", &dns.resolv_conf());
+        NameFiles { scratch, hosts, resolv, dns }
+    }
+
+    pub fn command(&self) -> Command {
+        in_private_mounts(&self.hosts, &self.resolv)
+    }
+
+    /// Rewrites the hosts file in place: the bind mount follows the inode,
+    /// so a rename would not be seen.
+    pub fn set_hosts(&self, contents: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(&self.hosts).unwrap();
+        file.write_all(contents.as_bytes()).unwrap();
+    }
+}
 
 /// Starts `command` with piped stderr and returns it with its start time.
 pub fn spawn(command: &mut Command) -> (Child, Instant) {
