@@ -1,0 +1,84 @@
+# venvkit: the two commands of README.md (`make demo`, `make test`), plus
+# `make build` and `make bench`. Every target installs what it needs first
+# and is quiet when everything is already there.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := demo
+
+MUSL    := x86_64-unknown-linux-musl
+PROFILE := dist
+BIN_DIR := target/bin
+TOOLS   := wait-for-port
+
+# Debian packages each step needs (names, so `dpkg-query` can check them).
+APT_BUILD := gcc libc6-dev
+APT_TEST  := util-linux mount iproute2 coreutils
+APT_DEMO  := netcat-openbsd
+APT_BENCH := wait-for-it hyperfine
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# apt_ensure(packages): install the missing ones, print nothing otherwise.
+define apt_ensure
+	@missing=""; \
+	for pkg in $(1); do \
+	  dpkg-query -W -f='$${db:Status-Status}' "$$pkg" 2>/dev/null | grep -qx installed || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+.PHONY: demo build test bench deps-build deps-test deps-demo deps-bench clean
+
+## demo: build the tools and show wait-for-port waiting for a port that opens late
+demo: build deps-demo
+	@port=$$(( 20000 + RANDOM % 20000 )); \
+	echo; echo "== a server starts on 127.0.0.1:$$port in 2 s; wait-for-port waits for it, then execs the command"; \
+	( sleep 2; exec nc -l 127.0.0.1 "$$port" </dev/null >/dev/null 2>&1 ) & \
+	$(BIN_DIR)/wait-for-port -v --interval 500ms --timeout 10s "127.0.0.1:$$port" -- echo "command ran: the port is open"; \
+	wait; \
+	echo; echo "== a port that never opens: exit 124 when the timeout runs out"; \
+	status=0; $(BIN_DIR)/wait-for-port --timeout 1s "127.0.0.1:$$((port + 1))" || status=$$?; \
+	echo "exit status $$status"
+
+## build: static release binaries in target/bin, with their sizes
+build: deps-build
+	@cargo build --locked --quiet --profile $(PROFILE) --target $(MUSL) $(addprefix -p ,$(TOOLS))
+	@mkdir -p $(BIN_DIR)
+	@for tool in $(TOOLS); do \
+	  install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; \
+	  printf '%-16s %8d bytes  %s\n' "$$tool" "$$(stat -c %s $(BIN_DIR)/$$tool)" "$(BIN_DIR)/$$tool"; \
+	done
+
+## test: unit and integration tests of every crate, against the release binaries
+test: build deps-test
+	@export WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
+	if cargo nextest --version >/dev/null 2>&1; then \
+	  cargo nextest run --cargo-quiet --locked --workspace --no-fail-fast --status-level fail --final-status-level flaky; \
+	else \
+	  cargo test --locked --workspace --quiet; \
+	fi
+
+## bench: compare with the peers (wait-for-it) in one run and print ratios
+bench: build deps-bench
+	@VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it
+
+deps-build:
+	$(call apt_ensure,$(APT_BUILD))
+	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
+
+deps-test:
+	$(call apt_ensure,$(APT_TEST))
+
+deps-demo:
+	$(call apt_ensure,$(APT_DEMO))
+
+deps-bench:
+	$(call apt_ensure,$(APT_BENCH))
+
+clean:
+	cargo clean
