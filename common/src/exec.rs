@@ -42,7 +42,7 @@ pub fn exec(argv: &[OsString], env: &[OsString], path: &OsStr) -> ExecError {
             }
         }
     };
-    crate::signals::restore_sigpipe();
+    crate::signals::restore_dispositions();
     if program.as_bytes().contains(&b'/') {
         let errno = execve(Path::new(program), &args, &env);
         return explain_direct(Path::new(program), errno);

@@ -1,0 +1,202 @@
+//! Which virtualenv to activate, and what activating it means for the
+//! child's environment: what `bin/activate` does, minus what it leaks.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use venvkit_common::exec::DEFAULT_PATH;
+
+/// snakepacker's venv path, then pypackage's.
+pub const DEFAULT_LOCATIONS: &[&str] = &["/usr/share/python3/app", "/appenv"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Venv {
+    pub root: PathBuf,
+    pub prompt: OsString,
+}
+
+/// The venv named by `ENTRYPOINT_VENV`, else `VIRTUAL_ENV`, else the first
+/// of `defaults` holding a `pyvenv.cfg`, else none. A venv named by a
+/// variable must be a venv: anything else is an error naming both.
+pub fn find(lookup: impl Fn(&str) -> Option<OsString>, defaults: &[&str]) -> Result<Option<Venv>, String> {
+    for variable in ["ENTRYPOINT_VENV", "VIRTUAL_ENV"] {
+        let Some(value) = lookup(variable).filter(|value| !value.is_empty()) else { continue };
+        let root = absolute(Path::new(&value));
+        return match read(&root) {
+            Some(venv) => Ok(Some(venv)),
+            None => Err(format!("{variable}={}: no pyvenv.cfg there, so it is not a virtualenv", root.display())),
+        };
+    }
+    Ok(defaults.iter().find_map(|candidate| read(Path::new(candidate))))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    // "/app/venv/" and "/app/venv" are one venv: keep PATH entries comparable.
+    path.components().collect()
+}
+
+fn read(root: &Path) -> Option<Venv> {
+    let config = std::fs::read(root.join("pyvenv.cfg")).ok()?;
+    let prompt = prompt_from_config(&config)
+        .or_else(|| root.file_name().map(OsStr::to_os_string))
+        .unwrap_or_default();
+    Some(Venv { root: root.to_path_buf(), prompt })
+}
+
+/// `prompt = 'name'` (Python writes it with repr quotes) or `prompt = name`.
+fn prompt_from_config(config: &[u8]) -> Option<OsString> {
+    config.split(|&b| b == b'\n').find_map(|line| {
+        let (key, value) = split_once(line, b'=')?;
+        if trim(key) != b"prompt" {
+            return None;
+        }
+        let value = trim(value);
+        let unquoted = match value {
+            [b'\'', inner @ .., b'\''] | [b'"', inner @ .., b'"'] => inner,
+            other => other,
+        };
+        Some(OsStr::from_bytes(unquoted).to_os_string())
+    })
+}
+
+fn split_once(line: &[u8], separator: u8) -> Option<(&[u8], &[u8])> {
+    let at = line.iter().position(|&b| b == separator)?;
+    Some((&line[..at], &line[at + 1..]))
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// Variables that `activate` sets only to undo itself, or that would make
+/// the venv's Python look elsewhere for its standard library.
+const REMOVED: &[&str] = &["PYTHONHOME", "_OLD_VIRTUAL_PATH", "_OLD_VIRTUAL_PYTHONHOME", "_OLD_VIRTUAL_PS1"];
+
+/// The child's environment: `env` with the venv activated. `<venv>/bin`
+/// ends up first in PATH exactly once, however often entrypoint is nested.
+pub fn activate(env: Vec<(OsString, OsString)>, venv: &Venv) -> Vec<(OsString, OsString)> {
+    let bin = venv.root.join("bin");
+    let old_path = env.iter().find(|(key, _)| key == "PATH").map(|(_, value)| value.clone());
+    let path = prepend_once(bin.as_os_str(), old_path.as_deref().unwrap_or(OsStr::new(DEFAULT_PATH)));
+    let mut activated: Vec<(OsString, OsString)> = env
+        .into_iter()
+        .filter(|(key, _)| !REMOVED.iter().any(|removed| key == removed))
+        .filter(|(key, _)| !matches!(key.to_str(), Some("PATH" | "VIRTUAL_ENV" | "VIRTUAL_ENV_PROMPT")))
+        .collect();
+    activated.push(("PATH".into(), path));
+    activated.push(("VIRTUAL_ENV".into(), venv.root.clone().into_os_string()));
+    activated.push(("VIRTUAL_ENV_PROMPT".into(), venv.prompt.clone()));
+    activated
+}
+
+fn prepend_once(dir: &OsStr, path: &OsStr) -> OsString {
+    let mut joined = dir.as_bytes().to_vec();
+    for entry in path.as_bytes().split(|&b| b == b':').filter(|entry| *entry != dir.as_bytes()) {
+        joined.push(b':');
+        joined.extend_from_slice(entry);
+    }
+    OsStr::from_bytes(&joined).to_os_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_venv(name: &str, config: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("entrypoint-venv-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("pyvenv.cfg"), config).unwrap();
+        dir
+    }
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a OsStr)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_os_string())
+    }
+
+    #[test]
+    fn entrypoint_venv_beats_virtual_env_which_beats_the_defaults() {
+        let first = scratch_venv("first", "home = /usr/bin\n");
+        let second = scratch_venv("second", "home = /usr/bin\n");
+        let default = scratch_venv("default", "home = /usr/bin\n");
+        let defaults = [default.to_str().unwrap()];
+        let both = [("ENTRYPOINT_VENV", first.as_os_str()), ("VIRTUAL_ENV", second.as_os_str())];
+        assert_eq!(find(lookup(&both), &defaults).unwrap().unwrap().root, first);
+        let one = [("VIRTUAL_ENV", second.as_os_str())];
+        assert_eq!(find(lookup(&one), &defaults).unwrap().unwrap().root, second);
+        assert_eq!(find(lookup(&[]), &defaults).unwrap().unwrap().root, default);
+    }
+
+    #[test]
+    fn the_first_default_holding_pyvenv_cfg_wins_and_none_means_no_activation() {
+        let venv = scratch_venv("second-default", "");
+        let defaults = ["/nonexistent/venvkit/app", venv.to_str().unwrap()];
+        assert_eq!(find(lookup(&[]), &defaults).unwrap().unwrap().root, venv);
+        assert_eq!(find(lookup(&[]), &["/nonexistent/venvkit/app"]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_named_directory_without_pyvenv_cfg_is_an_error_naming_variable_and_path() {
+        let err = find(lookup(&[("VIRTUAL_ENV", OsStr::new("/nonexistent/venv"))]), &[]).unwrap_err();
+        assert!(err.contains("VIRTUAL_ENV=/nonexistent/venv"), "{err}");
+        assert!(err.contains("pyvenv.cfg"), "{err}");
+    }
+
+    #[test]
+    fn the_prompt_comes_from_pyvenv_cfg_or_the_directory_name() {
+        let quoted = scratch_venv("quoted", "home = /usr/bin\nprompt = 'polls'\n");
+        assert_eq!(read(&quoted).unwrap().prompt, "polls");
+        let bare = scratch_venv("bare", "prompt=my app\n");
+        assert_eq!(read(&bare).unwrap().prompt, "my app");
+        let unnamed = scratch_venv("unnamed", "home = /usr/bin\n");
+        assert_eq!(read(&unnamed).unwrap().prompt, unnamed.file_name().unwrap());
+    }
+
+    fn venv() -> Venv {
+        Venv { root: "/app/venv".into(), prompt: "app".into() }
+    }
+
+    fn get<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
+        env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
+    }
+
+    #[test]
+    fn activation_sets_virtual_env_prompt_and_path_and_drops_leaks() {
+        let env = vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("PYTHONHOME".into(), "/usr".into()),
+            ("_OLD_VIRTUAL_PATH".into(), "/x".into()),
+            ("HOME".into(), "/root".into()),
+        ];
+        let env = activate(env, &venv());
+        assert_eq!(get(&env, "PATH").unwrap(), "/app/venv/bin:/usr/bin:/bin");
+        assert_eq!(get(&env, "VIRTUAL_ENV").unwrap(), "/app/venv");
+        assert_eq!(get(&env, "VIRTUAL_ENV_PROMPT").unwrap(), "app");
+        assert_eq!(get(&env, "HOME").unwrap(), "/root");
+        assert_eq!(get(&env, "PYTHONHOME"), None);
+        assert_eq!(get(&env, "_OLD_VIRTUAL_PATH"), None);
+        assert_eq!(get(&env, "PS1"), None);
+    }
+
+    #[test]
+    fn activating_twice_keeps_one_venv_entry_in_path() {
+        let once = activate(vec![("PATH".into(), "/usr/bin".into())], &venv());
+        let twice = activate(once, &venv());
+        assert_eq!(get(&twice, "PATH").unwrap(), "/app/venv/bin:/usr/bin");
+        assert_eq!(twice.iter().filter(|(k, _)| k == "PATH").count(), 1);
+    }
+
+    #[test]
+    fn without_path_the_debian_default_is_the_base() {
+        let env = activate(vec![], &venv());
+        assert_eq!(get(&env, "PATH").unwrap(), format!("/app/venv/bin:{DEFAULT_PATH}").as_str());
+    }
+}

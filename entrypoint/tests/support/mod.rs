@@ -1,0 +1,219 @@
+//! Fixtures for entrypoint's integration tests: the real binary, as PID 1 of
+//! a fresh PID namespace (`unshare --pid --fork --mount-proc`), under a pty,
+//! and scratch virtualenvs.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// `ENTRYPOINT_BIN` (make test points it at the static release build), else
+/// cargo's debug build.
+pub fn binary() -> PathBuf {
+    match std::env::var_os("ENTRYPOINT_BIN").filter(|path| !path.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => assert_cmd::cargo::cargo_bin("entrypoint"),
+    }
+}
+
+const VARIABLES: &[&str] = &[
+    "ENTRYPOINT_VENV",
+    "VIRTUAL_ENV",
+    "ENTRYPOINT_GRACE",
+    "ENTRYPOINT_KILL_AFTER",
+    "ENTRYPOINT_SIGNAL_GROUP",
+    "ENTRYPOINT_REMAP_EXIT",
+    "ENTRYPOINT_SUBREAPER",
+    "ENTRYPOINT_VERBOSE",
+    "VIRTUAL_ENV_PROMPT",
+];
+
+fn clean(command: &mut Command) -> &mut Command {
+    for var in VARIABLES {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// entrypoint as an ordinary process.
+pub fn plain() -> Command {
+    let mut command = Command::new(binary());
+    clean(&mut command);
+    command
+}
+
+/// entrypoint as PID 1 of a new PID namespace with its own /proc.
+pub fn as_pid1() -> Command {
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(binary());
+    clean(&mut command);
+    command
+}
+
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
+    }
+}
+
+pub fn run(command: &mut Command) -> Run {
+    let started = Instant::now();
+    let output = command.stdin(Stdio::null()).output().expect("spawn entrypoint");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A running entrypoint whose stdout is read line by line.
+pub struct Running {
+    pub child: Child,
+    pub started: Instant,
+    pub lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl Running {
+    pub fn start(command: &mut Command) -> Running {
+        let started = Instant::now();
+        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stderr = child.stderr.take();
+        Running { child, started, lines, stderr }
+    }
+
+    pub fn next_line(&mut self) -> String {
+        self.lines.next().expect("stdout closed").expect("read stdout")
+    }
+
+    /// Reads lines until one equals `expected`; panics if stdout ends first.
+    pub fn wait_for_line(&mut self, expected: &str) {
+        while let Some(line) = self.lines.next() {
+            if line.unwrap() == expected {
+                return;
+            }
+        }
+        panic!("stdout ended before the line {expected:?}");
+    }
+
+    /// The PID that signals must go to: entrypoint itself, or for a PID 1
+    /// run, unshare's child (PID 1 inside, this PID outside).
+    pub fn entrypoint_pid(&self, as_pid1: bool) -> i32 {
+        if !as_pid1 {
+            return self.child.id() as i32;
+        }
+        let mut found = Vec::new();
+        assert!(eventually(Duration::from_secs(2), || {
+            found = children_of(self.child.id());
+            !found.is_empty()
+        }));
+        found[0] as i32
+    }
+
+    pub fn signal(&self, pid: i32, signal: i32) {
+        // SAFETY: kill(2) with a PID of a process this test started.
+        assert_eq!(unsafe { nix::libc::kill(pid, signal) }, 0, "kill {pid} {signal}");
+    }
+
+    pub fn finish(mut self) -> (i32, Duration, String) {
+        let status = self.child.wait().unwrap();
+        let elapsed = self.started.elapsed();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        (status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)), elapsed, stderr)
+    }
+}
+
+pub fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
+
+/// A scratch directory for one test, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("entrypoint-test-{name}-{}-{unique}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// A file with the given contents and mode.
+    pub fn file(&self, name: &str, contents: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    /// A virtualenv layout: pyvenv.cfg and a `bin/python` that says which
+    /// python it is, like a venv copied into an image.
+    pub fn venv(&self, name: &str, prompt: Option<&str>) -> PathBuf {
+        let root = self.0.join(name);
+        let config = match prompt {
+            Some(prompt) => format!("home = /usr/bin\nprompt = '{prompt}'\n"),
+            None => "home = /usr/bin\n".to_string(),
+        };
+        self.file(&format!("{name}/pyvenv.cfg"), &config, 0o644);
+        self.file(&format!("{name}/bin/python"), "#!/bin/sh\necho \"venv python: $0\"\n", 0o755);
+        root
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The real interpreter behind `python3` (not a pyenv shim script).
+pub fn real_python() -> PathBuf {
+    let output = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+pub fn os(text: &str) -> &OsStr {
+    OsStr::new(text)
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
