@@ -290,7 +290,12 @@ mod tests {
 
     #[test]
     fn descendants_are_found_through_proc() {
-        let mut child = std::process::Command::new("sh").args(["-c", "sleep 5 & wait"]).spawn().unwrap();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let me = std::process::id() as i32;
         let mut found = Vec::new();
         for _ in 0..200 {
@@ -302,7 +307,10 @@ mod tests {
         }
         assert!(found.contains(&(child.id() as i32)), "{found:?}");
         assert!(found.len() >= 2, "the grandchild is missing: {found:?}");
-        child.kill().unwrap();
+        for pid in &found {
+            // SAFETY: kill(2) on processes this test started.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
         child.wait().unwrap();
     }
 }

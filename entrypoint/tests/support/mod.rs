@@ -217,3 +217,70 @@ pub fn os(text: &str) -> &OsStr {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// A command on a fresh pseudo-terminal that is its controlling terminal,
+/// as `docker run -it` gives PID 1.
+pub struct OnPty {
+    pub child: Child,
+    master: std::fs::File,
+    screen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl OnPty {
+    pub fn spawn(command: &mut Command) -> OnPty {
+        use std::os::unix::process::CommandExt;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave = std::fs::File::from(pty.slave);
+        command.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
+        // SAFETY: setsid and TIOCSCTTY between fork and exec touch no shared state.
+        unsafe {
+            command.pre_exec(|| {
+                nix::unistd::setsid()?;
+                if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        let master = std::fs::File::from(pty.master);
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let shared = std::sync::Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read @ 1..) = reader.read(&mut buffer) {
+                shared.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
+        OnPty { child, master, screen }
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the terminal shows `text`; panics with the screen if not.
+    pub fn expect(&self, text: &str, limit: Duration) {
+        assert!(eventually(limit, || self.screen().contains(text)), "never saw {text:?}; screen:\n{}", self.screen());
+    }
+
+    pub fn type_bytes(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(bytes).unwrap();
+    }
+
+    /// The exit code, waiting at most `limit` (then killing it).
+    pub fn exit_code_within(&mut self, limit: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}

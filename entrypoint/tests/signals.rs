@@ -1,0 +1,176 @@
+//! Forwarding: every signal sent to entrypoint reaches the child once and in
+//! order (SIGCHLD never); SIGTERM ends things fast; SIGKILL only on request;
+//! group mode; the child's signal mask and dispositions.
+
+mod support;
+
+use nix::libc;
+use std::time::Duration;
+use support::*;
+
+/// A Python child that reports each signal it receives on stdout.
+const REPORTER: &str = r#"
+import os, signal, sys
+def report(number, frame):
+    print(number, flush=True)
+for number in [int(n) for n in sys.argv[1:]]:
+    signal.signal(number, report)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"#;
+
+fn forwarded_in_order(pid1: bool) {
+    let mut signals = vec![
+        libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGTERM, libc::SIGWINCH,
+        libc::SIGALRM, libc::SIGPIPE, libc::SIGCONT, libc::SIGURG, libc::SIGPWR, libc::SIGABRT, libc::SIGSEGV,
+        libc::SIGBUS,
+    ];
+    // Every real-time signal a (glibc) Python can handle: 34-64.
+    signals.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    let mut command = if pid1 { as_pid1() } else { plain() };
+    if !pid1 {
+        command.env("ENTRYPOINT_SUBREAPER", "1");
+    }
+    command.arg(real_python()).args(["-c", REPORTER]).args(signals.iter().map(i32::to_string));
+    let mut running = Running::start(&mut command);
+    running.wait_for_line("ready");
+    let entrypoint = running.entrypoint_pid(pid1);
+    for &signal in &signals {
+        running.signal(entrypoint, signal);
+        assert_eq!(running.next_line(), signal.to_string(), "signal {signal} did not arrive next");
+        if signal == libc::SIGUSR1 {
+            // SIGCHLD goes to entrypoint's reaper, never to the child: had it
+            // been forwarded, the child would print 17 before the next one.
+            running.signal(entrypoint, libc::SIGCHLD);
+        }
+    }
+    for child in children_of(entrypoint as u32) {
+        running.signal(child as i32, libc::SIGKILL);
+    }
+    let (code, _, stderr) = running.finish();
+    assert_eq!(code, 137, "{stderr}");
+}
+
+#[test]
+fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_pid1_needs_root() {
+    forwarded_in_order(true);
+}
+
+#[test]
+fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_subreaper() {
+    forwarded_in_order(false);
+}
+
+#[test]
+fn sigterm_to_pid1_running_sleep_exits_143_at_once_needs_root() {
+    let mut running = Running::start(as_pid1().args(["sh", "-c", "echo started; exec sleep 100"]));
+    running.wait_for_line("started");
+    let entrypoint = running.entrypoint_pid(true);
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = std::time::Instant::now();
+    running.signal(entrypoint, libc::SIGTERM);
+    let (code, _, stderr) = running.finish();
+    assert_eq!(code, 143, "{stderr}");
+    assert!(sent.elapsed() < Duration::from_millis(100), "{:?}", sent.elapsed());
+}
+
+const SLOW_TERM_HANDLER: &str = "trap 'sleep 2; exit 0' TERM; echo started; sleep 100 & wait";
+
+#[test]
+fn a_child_that_takes_2s_to_stop_is_not_killed_by_default_needs_root() {
+    let mut running = Running::start(as_pid1().args(["sh", "-c", SLOW_TERM_HANDLER]));
+    running.wait_for_line("started");
+    let entrypoint = running.entrypoint_pid(true);
+    running.signal(entrypoint, libc::SIGTERM);
+    let (code, elapsed, stderr) = running.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[test]
+fn kill_after_sigkills_a_child_still_running_after_sigterm_needs_root() {
+    let mut command = as_pid1();
+    command.env("ENTRYPOINT_KILL_AFTER", "300ms").args(["sh", "-c", SLOW_TERM_HANDLER]);
+    let mut running = Running::start(&mut command);
+    running.wait_for_line("started");
+    let entrypoint = running.entrypoint_pid(true);
+    let sent = std::time::Instant::now();
+    running.signal(entrypoint, libc::SIGTERM);
+    let (code, _, stderr) = running.finish();
+    assert_eq!(code, 137, "{stderr}");
+    assert!(sent.elapsed() < Duration::from_millis(300 + 300), "{:?}", sent.elapsed());
+}
+
+fn interrupt_a_shell_script(group: bool) -> (i32, Duration, String) {
+    let mut command = as_pid1();
+    if group {
+        command.env("ENTRYPOINT_SIGNAL_GROUP", "1");
+    }
+    command.args(["bash", "-c", "echo started; sleep 1; echo after"]);
+    let mut running = Running::start(&mut command);
+    running.wait_for_line("started");
+    let entrypoint = running.entrypoint_pid(true);
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = std::time::Instant::now();
+    running.signal(entrypoint, libc::SIGINT);
+    let rest: Vec<String> = running.lines.by_ref().map_while(Result::ok).collect();
+    let (code, _, _) = running.finish();
+    (code, sent.elapsed(), rest.join("\n"))
+}
+
+#[test]
+fn group_mode_interrupts_the_whole_shell_script_needs_root() {
+    let (code, latency, rest) = interrupt_a_shell_script(true);
+    assert_eq!(code, 130);
+    assert!(latency < Duration::from_millis(100), "{latency:?}");
+    assert_eq!(rest, "");
+}
+
+#[test]
+fn without_group_mode_only_the_shell_gets_sigint_needs_root() {
+    let (_, _, rest) = interrupt_a_shell_script(false);
+    assert_eq!(rest, "after", "bash should wait for its sleep and go on");
+}
+
+fn mask_and_ignored(command: &mut std::process::Command) -> (u64, u64) {
+    let run = run(command);
+    let field = |name: &str| {
+        let line = run.stdout.lines().find(|line| line.starts_with(name)).unwrap_or_else(|| panic!("{}", run.stderr));
+        u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+    };
+    (field("SigBlk:"), field("SigIgn:"))
+}
+
+const SHOW_SIGNAL_STATE: &str = "grep -E '^Sig(Blk|Ign)' /proc/self/status";
+
+#[test]
+fn the_child_starts_with_an_empty_mask_and_no_ignores_of_entrypoints_own_needs_root() {
+    // Compared with the same command started the same way without
+    // entrypoint: whatever the spawner passes on, entrypoint adds nothing.
+    let mut without = std::process::Command::new("unshare");
+    without.args(["--pid", "--fork", "--mount-proc", "sh", "-c", SHOW_SIGNAL_STATE]);
+    let (_, baseline_pid1) = mask_and_ignored(&mut without);
+    let (_, baseline) = mask_and_ignored(std::process::Command::new("sh").args(["-c", SHOW_SIGNAL_STATE]));
+    let mut subreaper = plain();
+    subreaper.env("ENTRYPOINT_SUBREAPER", "1");
+    let modes = [("pid1", as_pid1(), baseline_pid1), ("subreaper", subreaper, baseline), ("exec", plain(), baseline)];
+    for (mode, mut command, expected) in modes {
+        let (blocked, ignored) = mask_and_ignored(command.args(["sh", "-c", SHOW_SIGNAL_STATE]));
+        assert_eq!(blocked, 0, "{mode}: blocked signals leaked into the child");
+        assert_eq!(ignored, expected, "{mode}: ignored signals (SIGPIPE, SIGTTOU...) leaked into the child");
+    }
+}
+
+#[test]
+fn dispositions_the_parent_ignored_stay_ignored_needs_root() {
+    let usr1 = 1u64 << (libc::SIGUSR1 - 1);
+    let pipe = 1u64 << (libc::SIGPIPE - 1);
+    for mode in ["unshare --pid --fork --mount-proc", "env ENTRYPOINT_SUBREAPER=1", "env"] {
+        let script = format!("trap '' USR1 PIPE; exec {mode} \"$0\" sh -c \"{SHOW_SIGNAL_STATE}\"");
+        let mut command = std::process::Command::new("sh");
+        command.args(["-c", &script]).arg(binary());
+        let (_, ignored) = mask_and_ignored(&mut command);
+        assert_eq!(ignored & (usr1 | pipe), usr1 | pipe, "{mode}: the parent's ignores were lost");
+    }
+}
