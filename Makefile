@@ -9,13 +9,13 @@ SHELL := /bin/bash
 MUSL    := x86_64-unknown-linux-musl
 PROFILE := dist
 BIN_DIR := target/bin
-TOOLS   := wait-for-port
+TOOLS   := entrypoint wait-for-port
 
 # Debian packages each step needs (names, so `dpkg-query` can check them).
 APT_BUILD := gcc libc6-dev
-APT_TEST  := util-linux mount iproute2 coreutils
+APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv
 APT_DEMO  := netcat-openbsd
-APT_BENCH := wait-for-it hyperfine
+APT_BENCH := wait-for-it tini dumb-init
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -32,40 +32,46 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: demo build test bench deps-build deps-test deps-demo deps-bench clean
+.PHONY: demo build binaries test bench deps-build deps-test deps-demo deps-bench clean
 
 ## demo: build the tools and show wait-for-port waiting for a port that opens late
 demo: build deps-demo
 	@port=$$(( 20000 + RANDOM % 20000 )); \
 	echo; echo "== a server starts on 127.0.0.1:$$port in 2 s; wait-for-port waits for it, then execs the command"; \
 	( sleep 2; exec nc -l 127.0.0.1 "$$port" </dev/null >/dev/null 2>&1 ) & \
-	$(BIN_DIR)/wait-for-port -v --interval 500ms --timeout 10s "127.0.0.1:$$port" -- echo "command ran: the port is open"; \
+	$(BIN_DIR)/wait-for-port -v --interval 500ms --timeout 10s "127.0.0.1:$$port" -- echo "command ran: the port is open" || true; \
 	wait; \
 	echo; echo "== a port that never opens: exit 124 when the timeout runs out"; \
 	status=0; $(BIN_DIR)/wait-for-port --timeout 1s "127.0.0.1:$$((port + 1))" || status=$$?; \
 	echo "exit status $$status"
 
 ## build: static release binaries in target/bin, with their sizes
-build: deps-build
-	@cargo build --locked --quiet --profile $(PROFILE) --target $(MUSL) $(addprefix -p ,$(TOOLS))
-	@mkdir -p $(BIN_DIR)
+build: binaries
 	@for tool in $(TOOLS); do \
-	  install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; \
 	  printf '%-16s %8d bytes  %s\n' "$$tool" "$$(stat -c %s $(BIN_DIR)/$$tool)" "$(BIN_DIR)/$$tool"; \
 	done
 
+binaries: deps-build
+	@cargo build --locked --quiet --profile $(PROFILE) --target $(MUSL) $(addprefix -p ,$(TOOLS))
+	@mkdir -p $(BIN_DIR)
+	@for tool in $(TOOLS); do install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; done
+
 ## test: unit and integration tests of every crate, against the release binaries
-test: build deps-test
-	@export WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
+test: binaries deps-test
+	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) \
+	  WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port ENTRYPOINT_BIN=$(CURDIR)/$(BIN_DIR)/entrypoint; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 	  cargo nextest run --cargo-quiet --locked --workspace --no-fail-fast --status-level fail --final-status-level flaky; \
 	else \
-	  cargo test --locked --workspace --quiet; \
+	  echo "cargo-nextest not found: running cargo test one test at a time (timing tests need a quiet machine)"; \
+	  cargo test --locked --workspace --quiet -- --test-threads=1; \
 	fi
 
-## bench: compare with the peers (wait-for-it) in one run and print ratios
+## bench: compare with the peers (wait-for-it, tini, dumb-init) in one run and print ratios
 bench: build deps-bench
-	@VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it
+	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
+	cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it; echo; \
+	cargo bench --locked --quiet -p entrypoint --bench versus_tini
 
 deps-build:
 	$(call apt_ensure,$(APT_BUILD))

@@ -6,8 +6,21 @@
 
 use std::time::Duration;
 
-/// Parses `500ms`, `30s`, `1m30s` or a bare, non-negative number of seconds.
+/// Longer than any wait a tool could mean; beyond it deadlines would
+/// overflow the clock.
+pub const MAX: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Parses `500ms`, `30s`, `1m30s` or a bare, non-negative number of seconds,
+/// up to [`MAX`].
 pub fn parse(text: &str) -> Result<Duration, String> {
+    let duration = parse_unbounded(text)?;
+    if duration > MAX {
+        return Err(format!("invalid duration '{text}': longer than 100 years"));
+    }
+    Ok(duration)
+}
+
+fn parse_unbounded(text: &str) -> Result<Duration, String> {
     let invalid = |why: &str| format!("invalid duration '{text}': {why}");
     if text.is_empty() {
         return Err(invalid("it is empty"));
@@ -61,7 +74,7 @@ mod tests {
 
     #[test]
     fn typos_are_refused_with_the_text_quoted() {
-        for bad in ["-1", "abc", "10x", "2 s", "", "1.2.3", ".", "inf", "1e3"] {
+        for bad in ["-1", "abc", "10x", "2 s", "", "1.2.3", ".", "inf", "1e3", "18446744073709551615s", "9999999999999"] {
             let err = parse(bad).expect_err(bad);
             assert!(err.contains(&format!("'{bad}'")), "{err}");
         }

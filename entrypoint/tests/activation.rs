@@ -19,6 +19,9 @@ fn get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 #[test]
 fn the_venv_is_activated_for_the_command_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let scratch = Scratch::new("activate");
     let venv = scratch.venv("app", Some("polls"));
     for mut command in [plain(), as_pid1()] {
@@ -58,6 +61,9 @@ fn without_path_the_search_starts_from_debians_default() {
 
 #[test]
 fn nested_entrypoints_put_the_venv_in_path_once_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let scratch = Scratch::new("nested");
     let venv = scratch.venv("app", None);
     for mut command in [plain(), as_pid1()] {
@@ -69,6 +75,9 @@ fn nested_entrypoints_put_the_venv_in_path_once_needs_root() {
 
 #[test]
 fn python_resolves_to_the_venvs_own_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let scratch = Scratch::new("python");
     let venv = scratch.venv("app", None);
     for mut command in [plain(), as_pid1()] {
@@ -97,6 +106,9 @@ fn a_slash_in_the_command_means_a_path_not_a_search() {
 
 #[test]
 fn non_utf8_arguments_and_environment_pass_through_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     for mut command in [plain(), as_pid1()] {
         let output = command
             .env(OsStr::from_bytes(b"BYTES"), OsStr::from_bytes(b"caf\xe9"))

@@ -8,6 +8,9 @@ use support::*;
 
 #[test]
 fn background_sleepers_are_terminated_when_the_main_process_exits_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let run = run(as_pid1().args(["sh", "-c", "sleep 100 & sleep 100 & exec sleep 0.1"]));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(run.elapsed < Duration::from_millis(100 + 200), "took {:?}", run.elapsed);
@@ -15,6 +18,9 @@ fn background_sleepers_are_terminated_when_the_main_process_exits_needs_root() {
 
 #[test]
 fn fifty_orphaned_grandchildren_leave_no_zombie_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let script = "for i in $(seq 50); do (sleep 0.05 &); done; sleep 0.5; ps -eo stat= | grep -c '^Z' || true";
     let run = run(as_pid1().args(["sh", "-c", script]));
     assert_eq!(run.code(), 0, "{}", run.stderr);
@@ -23,6 +29,9 @@ fn fifty_orphaned_grandchildren_leave_no_zombie_needs_root() {
 
 #[test]
 fn coalesced_sigchld_never_hangs_in_1000_runs_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     // catatonit#4: the inner bash dies by SIGKILL while its child is still
     // running, and the outer one exits right after; the SIGCHLDs coalesce.
     let reproduction = "bash -c 'sleep 0.01 & kill -9 $BASHPID'; sleep 0.0087";
@@ -48,6 +57,9 @@ fn coalesced_sigchld_never_hangs_in_1000_runs_needs_root() {
 
 #[test]
 fn a_worker_finishes_its_cleanup_before_entrypoint_exits_with_the_main_code_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let scratch = Scratch::new("drain");
     let marker = scratch.path("cleaned");
     let script = format!(
@@ -62,6 +74,9 @@ fn a_worker_finishes_its_cleanup_before_entrypoint_exits_with_the_main_code_need
 
 #[test]
 fn a_worker_slower_than_the_grace_period_is_killed_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let scratch = Scratch::new("grace");
     let marker = scratch.path("cleaned");
     let script = format!(
@@ -76,6 +91,9 @@ fn a_worker_slower_than_the_grace_period_is_killed_needs_root() {
 
 #[test]
 fn without_other_processes_entrypoint_exits_as_soon_as_the_main_one_does_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let run = run(as_pid1().env("ENTRYPOINT_GRACE", "10s").args(["sh", "-c", "exit 0"]));
     assert_eq!(run.code(), 0);
     assert!(run.elapsed < Duration::from_millis(300), "{:?}", run.elapsed);

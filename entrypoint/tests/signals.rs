@@ -54,6 +54,9 @@ fn forwarded_in_order(pid1: bool) {
 
 #[test]
 fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_pid1_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     forwarded_in_order(true);
 }
 
@@ -64,6 +67,9 @@ fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_subreaper() {
 
 #[test]
 fn sigterm_to_pid1_running_sleep_exits_143_at_once_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let mut running = Running::start(as_pid1().args(["sh", "-c", "echo started; exec sleep 100"]));
     running.wait_for_line("started");
     let entrypoint = running.entrypoint_pid(true);
@@ -79,6 +85,9 @@ const SLOW_TERM_HANDLER: &str = "trap 'sleep 2; exit 0' TERM; echo started; slee
 
 #[test]
 fn a_child_that_takes_2s_to_stop_is_not_killed_by_default_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let mut running = Running::start(as_pid1().args(["sh", "-c", SLOW_TERM_HANDLER]));
     running.wait_for_line("started");
     let entrypoint = running.entrypoint_pid(true);
@@ -90,6 +99,9 @@ fn a_child_that_takes_2s_to_stop_is_not_killed_by_default_needs_root() {
 
 #[test]
 fn kill_after_sigkills_a_child_still_running_after_sigterm_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let mut command = as_pid1();
     command.env("ENTRYPOINT_KILL_AFTER", "300ms").args(["sh", "-c", SLOW_TERM_HANDLER]);
     let mut running = Running::start(&mut command);
@@ -121,6 +133,9 @@ fn interrupt_a_shell_script(group: bool) -> (i32, Duration, String) {
 
 #[test]
 fn group_mode_interrupts_the_whole_shell_script_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let (code, latency, rest) = interrupt_a_shell_script(true);
     assert_eq!(code, 130);
     assert!(latency < Duration::from_millis(100), "{latency:?}");
@@ -129,6 +144,9 @@ fn group_mode_interrupts_the_whole_shell_script_needs_root() {
 
 #[test]
 fn without_group_mode_only_the_shell_gets_sigint_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let (_, _, rest) = interrupt_a_shell_script(false);
     assert_eq!(rest, "after", "bash should wait for its sleep and go on");
 }
@@ -146,6 +164,9 @@ const SHOW_SIGNAL_STATE: &str = "grep -E '^Sig(Blk|Ign)' /proc/self/status";
 
 #[test]
 fn the_child_starts_with_an_empty_mask_and_no_ignores_of_entrypoints_own_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     // Compared with the same command started the same way without
     // entrypoint: whatever the spawner passes on, entrypoint adds nothing.
     let mut without = std::process::Command::new("unshare");
@@ -164,6 +185,9 @@ fn the_child_starts_with_an_empty_mask_and_no_ignores_of_entrypoints_own_needs_r
 
 #[test]
 fn dispositions_the_parent_ignored_stay_ignored_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let usr1 = 1u64 << (libc::SIGUSR1 - 1);
     let pipe = 1u64 << (libc::SIGPIPE - 1);
     for mode in ["unshare --pid --fork --mount-proc", "env ENTRYPOINT_SUBREAPER=1", "env"] {

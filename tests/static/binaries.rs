@@ -18,6 +18,31 @@ fn release_binaries_have_no_interpreter_and_no_needed_libraries() {
 }
 
 #[test]
+fn entrypoint_stays_within_450_kib() {
+    let size = std::fs::metadata(release_binary("entrypoint")).unwrap().len();
+    assert!(size <= 450 * 1024, "entrypoint is {size} bytes, over the 450 KiB budget");
+}
+
+#[test]
+fn entrypoint_runs_a_command_as_pid1_in_an_empty_root_needs_root() {
+    // FROM scratch plus one static program to run: nothing else exists.
+    let root = std::env::temp_dir().join(format!("venvkit-scratch-ep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(release_binary("entrypoint"), root.join("entrypoint")).unwrap();
+    std::fs::copy(release_binary("wait-for-port"), root.join("wait-for-port")).unwrap();
+    let output = Command::new("unshare")
+        .args(["--pid", "--fork", "chroot"])
+        .arg(&root)
+        .args(["/entrypoint", "/wait-for-port", "--version"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("wait-for-port "));
+}
+
+#[test]
 fn release_binaries_run_in_an_empty_root_needs_root() {
     for tool in TOOLS {
         let root = std::env::temp_dir().join(format!("venvkit-scratch-{tool}-{}", std::process::id()));

@@ -47,7 +47,9 @@ fn main() {
 }
 
 fn bin_dir() -> PathBuf {
-    std::env::var_os("VENVKIT_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/bin"))
+    std::env::var_os("VENVKIT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bin"))
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -33,12 +33,14 @@ Environment:
 Durations: 500ms, 30s, 1m30s, or a bare number of seconds (10, 0.5).
 
 Exit status:
-  0    every target is ready (or, with a command, the command's own status)
+  0    every target is ready
+  1    an internal error (the message says which)
   2    usage error: a bad target, option or environment value
   124  the timeout ran out; the command was not run
   126  the command is not executable
   127  the command was not found
   130  interrupted (SIGINT); 143 terminated (SIGTERM)
+  With a command, its own exit status once it runs (128+N if killed by signal N).
 
 Example:
   wait-for-port --timeout 60s db:5432 cache:6379 -- python manage.py migrate";
@@ -126,6 +128,10 @@ fn run(targets: &[Target], settings: Settings, diag: Diag, cli: &Cli) -> i32 {
             let failure = exec::exec_inheriting(&cli.command);
             diag.error(&failure);
             failure.code
+        }
+        Ok(Outcome::Broken(why)) => {
+            diag.error(format_args!("internal error: {why}"));
+            exit::FAILURE
         }
         Ok(Outcome::TimedOut(unready)) => {
             let list: Vec<String> = unready.iter().map(|(target, why)| format!("{target} ({why})")).collect();

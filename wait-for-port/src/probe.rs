@@ -136,8 +136,9 @@ impl Prober {
                 connect_unix(path).await
             }
             Endpoint::Tcp { host, port } => {
-                let addresses = match endpoint.literal_ip() {
-                    Some(ip) => vec![SocketAddr::new(ip, *port)],
+                let addresses = match endpoint.literal_address() {
+                    Some(Ok(address)) => vec![address],
+                    Some(Err(why)) => return Err(Failure::Other(why)),
                     None => {
                         self.phase.set(RESOLVING);
                         self.resolve(host, *port).await?

@@ -3,7 +3,7 @@
 //! first connection attempt.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,14 @@ fn parse_host_port(text: &str) -> Result<Endpoint, String> {
     if let Some(bad) = host.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))) {
         return Err(format!("'{bad}' is not allowed in a host name"));
     }
+    // Digits and dots only is an IPv4 address or a typo, never a name: the
+    // resolver would read "1.2.3" as 1.2.0.3 or send "999.1.1.1" to DNS.
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') && host.parse::<Ipv4Addr>().is_err() {
+        return Err(format!("'{host}' is not an IPv4 address"));
+    }
+    if host.trim_end_matches('.').split('.').any(str::is_empty) {
+        return Err(format!("'{host}' has an empty label"));
+    }
     Ok(Endpoint::Tcp { host: host.to_string(), port: parse_port(port)? })
 }
 
@@ -119,12 +127,24 @@ fn parse_port(text: &str) -> Result<u16, String> {
 }
 
 impl Endpoint {
-    /// A literal address needs no resolver; everything else goes to getaddrinfo.
-    pub fn literal_ip(&self) -> Option<IpAddr> {
-        match self {
-            Endpoint::Tcp { host, .. } => host.parse().ok(),
-            Endpoint::Unix(_) => None,
+    /// A literal address needs no resolver (everything else goes to
+    /// getaddrinfo). A zone is looked up as an interface on every attempt,
+    /// since an interface can appear later; an unknown one is an error.
+    pub fn literal_address(&self) -> Option<Result<SocketAddr, String>> {
+        let Endpoint::Tcp { host, port } = self else { return None };
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Some(Ok(SocketAddr::new(ip, *port)));
         }
+        let (bare, zone) = host.split_once('%')?;
+        let ip = bare.parse::<Ipv6Addr>().ok()?;
+        let scope = match zone.parse::<u32>() {
+            Ok(index) => index,
+            Err(_) => match nix::net::if_::if_nametoindex(zone) {
+                Ok(index) => index,
+                Err(_) => return Some(Err(format!("no network interface '{zone}'"))),
+            },
+        };
+        Some(Ok(SocketAddr::V6(SocketAddrV6::new(ip, *port, 0, scope))))
     }
 }
 
@@ -186,12 +206,29 @@ mod tests {
             ("[::1:80", "closing"),
             ("[zz]:80", "not an IPv6 address"),
             ("[fe80::1%]:80", "zone"),
+            ("999.1.1.1:80", "not an IPv4 address"),
+            ("1.2.3:80", "not an IPv4 address"),
+            ("..:80", "not an IPv4 address"),
+            ("a..b:80", "empty label"),
+            (".db:80", "empty label"),
         ];
         for (text, expected) in cases {
             let err = parse(text).expect_err(text);
             assert!(err.contains(expected), "{text}: {err}");
             assert!(err.contains(&format!("'{text}'")), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn literal_addresses_skip_the_resolver_and_zones_become_scope_ids() {
+        assert_eq!(parse("10.1.2.3:80").unwrap().literal_address(), Some(Ok("10.1.2.3:80".parse().unwrap())));
+        let zoned = parse("[fe80::1%1]:22").unwrap().literal_address().unwrap().unwrap();
+        assert_eq!(zoned, SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 22, 0, 1)));
+        let loopback = parse("[fe80::1%lo]:22").unwrap().literal_address().unwrap().unwrap();
+        assert!(matches!(loopback, SocketAddr::V6(v6) if v6.scope_id() > 0));
+        let missing = parse("[fe80::1%venvkit9]:22").unwrap().literal_address();
+        assert_eq!(missing, Some(Err("no network interface 'venvkit9'".into())));
+        assert_eq!(parse("db.:5432").unwrap().literal_address(), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use venvkit_common::diag::Diag;
 
-use crate::probe::{Phase, Prober};
+use crate::probe::{Failure, Phase, Prober};
 use crate::target::Target;
 
 /// What counts as done for a target.
@@ -32,6 +32,8 @@ pub struct Settings {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ready,
+    /// A target's task failed unexpectedly: never counted as ready.
+    Broken(String),
     /// The targets still not done, each with why its last attempt failed.
     TimedOut(Vec<(String, String)>),
 }
@@ -68,7 +70,14 @@ pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Out
             status.last_failure = failure;
         }));
     }
-    let all_done = async { while tasks.join_next().await.is_some() {} };
+    let all_done = async {
+        while let Some(finished) = tasks.join_next().await {
+            if let Err(err) = finished {
+                return Outcome::Broken(err.to_string());
+            }
+        }
+        Outcome::Ready
+    };
     let deadline = async {
         match settings.deadline {
             Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -76,7 +85,7 @@ pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Out
         }
     };
     tokio::select! {
-        () = all_done => Outcome::Ready,
+        outcome = all_done => outcome,
         () = deadline => {
             let statuses = lock(&statuses);
             let unready = targets
@@ -125,6 +134,8 @@ async fn until_done(target: Target, settings: Settings, diag: Diag, prober: Prob
                     (Want::Open, Ok(())) => None,
                     (Want::Open, Err(why)) => Some(why.to_string()),
                     (Want::Closed, Ok(())) => Some("still accepting connections".to_string()),
+                    // A name that does not resolve says nothing about the port.
+                    (Want::Closed, Err(why @ Failure::Dns(_))) => Some(why.to_string()),
                     (Want::Closed, Err(_)) => None,
                 };
                 let Some(failure) = failure else {

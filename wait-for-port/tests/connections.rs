@@ -10,12 +10,23 @@ use support::*;
 
 #[test]
 fn a_check_sends_no_data_and_closes_at_once() {
+    // A second target that never opens keeps wait-for-port running, so the
+    // close seen here is its own, not the kernel's at exit.
     let (listener, port) = listener();
-    let run = run_args(&["-q", &format!("127.0.0.1:{port}")]);
-    assert_eq!(run.code(), 0);
+    let closed = ReservedPort::new();
+    let mut command = command();
+    command.args(["-q", "-t", "5s", &format!("127.0.0.1:{port}"), &closed.target()]);
+    let (mut child, _) = spawn(&mut command);
     let (mut connection, _) = listener.accept().unwrap();
+    let accepted = std::time::Instant::now();
     let received = read_until_closed(&mut connection, Duration::from_secs(2)).expect("the check connection was closed");
+    let closed_after = accepted.elapsed();
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
     assert!(received.is_empty(), "the check sent {} bytes", received.len());
+    assert!(still_running, "wait-for-port exited before the check: the close proves nothing");
+    assert!(closed_after < Duration::from_millis(100), "the check connection stayed open {closed_after:?}");
 }
 
 #[test]
@@ -120,6 +131,17 @@ fn closed_counts_a_silent_port_as_closed() {
     let dropper = SynDropper::bind("127.0.0.1:0").unwrap();
     let run = run_args(&["--closed", "--connect-timeout", "200ms", &format!("127.0.0.1:{}", dropper.port())]);
     assert_eq!(run.code(), 0, "{}", run.stderr);
+}
+
+#[test]
+fn closed_does_not_count_a_name_that_does_not_resolve_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let names = NameFiles::new("closed-dns", "127.0.0.1 localhost\n", DnsAnswer::NoSuchName);
+    let run = run(names.command().args(["--closed", "-t", "300ms", "typo-host:5432"]));
+    assert_eq!(run.code(), 124, "{}", run.stderr);
+    assert!(run.stderr.contains("DNS error"), "{}", run.stderr);
 }
 
 #[test]

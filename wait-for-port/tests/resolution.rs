@@ -22,16 +22,25 @@ fn a_name_that_appears_later_is_found(answer: DnsAnswer) {
 
 #[test]
 fn nxdomain_is_retried_until_the_name_appears_in_etc_hosts_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     a_name_that_appears_later_is_found(DnsAnswer::NoSuchName);
 }
 
 #[test]
 fn temporary_dns_failure_is_retried_until_the_name_appears_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     a_name_that_appears_later_is_found(DnsAnswer::ServerFailure);
 }
 
 #[test]
 fn a_hung_resolver_cannot_push_past_the_deadline_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let names = NameFiles::new("hung", "127.0.0.1 localhost\n", DnsAnswer::Silence);
     let run = run(names.command().args(["-t", "1s", "-i", "100ms", "db:5432"]));
     assert_eq!(run.code(), 124, "{}", run.stderr);
@@ -43,6 +52,9 @@ const DUAL_STACK_HOSTS: &str = "::1 localhost\n127.0.0.1 localhost\n";
 
 #[test]
 fn localhost_works_when_the_server_listens_on_ipv4_only_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let (_listener, port) = listener();
     let names = NameFiles::new("v4only", DUAL_STACK_HOSTS, DnsAnswer::NoSuchName);
     let run = run(names.command().args(["-t", "5s", &format!("localhost:{port}")]));
@@ -52,6 +64,9 @@ fn localhost_works_when_the_server_listens_on_ipv4_only_needs_root() {
 
 #[test]
 fn localhost_works_when_the_server_listens_on_ipv6_only_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let names = NameFiles::new("v6only", DUAL_STACK_HOSTS, DnsAnswer::NoSuchName);
@@ -62,6 +77,9 @@ fn localhost_works_when_the_server_listens_on_ipv6_only_needs_root() {
 
 #[test]
 fn a_silent_first_address_delays_the_next_by_the_stagger_only_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
     // Both resolvers put ::1 first (RFC 6724 precedence), so the silent
     // address is tried first and the open one must start 250 ms later.
     let silent = SynDropper::bind("[::1]:0").unwrap();

@@ -284,3 +284,13 @@ impl OnPty {
         None
     }
 }
+
+/// Whether this test can use what root has (PID namespaces, chroot); if
+/// not, prints why the test is skipped.
+pub fn root_or_skip() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: this test needs root (PID and mount namespaces); CI runs as root");
+    }
+    root
+}

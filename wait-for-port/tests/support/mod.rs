@@ -27,6 +27,16 @@ pub fn command() -> Command {
     command
 }
 
+/// Whether this test can use what root has (namespaces, chroot, port 53);
+/// if not, prints why the test is skipped.
+pub fn root_or_skip() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: this test needs root (namespaces, mounts, port 53); CI runs as root");
+    }
+    root
+}
+
 /// A finished run: its status, output and wall time.
 pub struct Run {
     pub status: ExitStatus,
