@@ -1,0 +1,184 @@
+//! find-libdeps [OPTIONS] DIR...
+//!
+//! Prints the Debian packages that the ELF files under DIR need at run time.
+//! This file maps arguments to the library's steps and outcomes to exit codes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use find_libdeps::dpkg::Database;
+use find_libdeps::output::{self, Explained};
+use find_libdeps::resolve::{How, Resolver};
+use find_libdeps::rootfs::Root;
+use find_libdeps::{elf, ldconf, walk};
+use venvkit_common::diag::{Diag, Level};
+use venvkit_common::{cli, exit};
+
+const TOOL: &str = "find-libdeps";
+
+const AFTER_HELP: &str = "\
+Every regular file under DIR is examined by its ELF magic, whatever its name.
+Each needed library is looked up as the glibc loader would (RPATH, RUNPATH,
+/etc/ld.so.conf, the default directories); a library found inside DIR is
+followed, a system library is mapped to the Debian package that owns it,
+from dpkg's database read directly. No process is spawned.
+
+Environment:
+  FIND_LIBDEPS_ROOT, FIND_LIBDEPS_FORMAT, FIND_LIBDEPS_IGNORE_SONAME (comma
+  separated): defaults for the options of the same name
+
+Exit status:
+  0  every needed library was found and is owned by a package
+  1  a library was not found, or is owned by no package (named on stderr;
+     stdout still lists what was found)
+  2  usage or I/O error: a DIR that does not exist, a corrupt dpkg database
+
+Example (in a Dockerfile's build stage):
+  find-libdeps /usr/share/python3/app > /usr/share/python3/app/pkgdeps.txt";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Package names, one per line
+    Names,
+    /// A Debian Depends: value with minimum versions
+    Depends,
+    /// Every edge explained
+    Json,
+}
+
+/// Print the Debian packages a tree of ELF files needs at run time.
+#[derive(Parser, Debug)]
+#[command(name = TOOL, version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Directories to scan (paths inside ROOT)
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+
+    /// Analyse the system at ROOT (a rootfs, an unpacked image) instead of /
+    #[arg(long, value_name = "ROOT", env = "FIND_LIBDEPS_ROOT", default_value = "/")]
+    root: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, env = "FIND_LIBDEPS_FORMAT", default_value = "names")]
+    format: Format,
+
+    /// Sonames the host provides (repeatable), e.g. 'libcuda.so.*'
+    #[arg(long = "ignore-soname", value_name = "GLOB", env = "FIND_LIBDEPS_IGNORE_SONAME", value_delimiter = ',')]
+    ignore_soname: Vec<String>,
+
+    /// Print nothing but errors
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Explain each edge on stderr
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() {
+    let cli: Cli = cli::parse_or_exit(TOOL);
+    let diag = Diag::new(TOOL, Level::from_flags(cli.quiet, cli.verbose));
+    std::process::exit(run(&cli, diag));
+}
+
+fn run(cli: &Cli, diag: Diag) -> i32 {
+    if !cli.root.is_dir() {
+        diag.error(format_args!("{}: the root is not a directory", cli.root.display()));
+        return exit::USAGE;
+    }
+    let root = Root::new(&cli.root);
+    let scan = match walk::scan(&root, &cli.dirs, elf::X86_64) {
+        Ok(scan) => scan,
+        Err(message) => {
+            diag.error(message);
+            return exit::USAGE;
+        }
+    };
+    for warning in &scan.warnings {
+        diag.info(format_args!("warning: {warning}"));
+    }
+    let patterns = &cli.ignore_soname;
+    let ignored = |soname: &str| patterns.iter().any(|glob| ldconf::glob_match(glob.as_bytes(), soname.as_bytes()));
+    let resolver = Resolver::new(&root, elf::X86_64, ldconf::directories(&root), &scan.objects, &ignored);
+    let resolution = resolver.resolve_all();
+    for warning in &resolution.warnings {
+        diag.info(format_args!("warning: {warning}"));
+    }
+    let system_edges: Vec<_> = resolution.edges.iter().filter(|edge| !edge.in_tree).collect();
+    let database = if system_edges.is_empty() {
+        None
+    } else {
+        match Database::open(&root) {
+            Ok(database) => Some(database),
+            Err(message) => {
+                diag.error(message);
+                return exit::USAGE;
+            }
+        }
+    };
+    let mut failed = false;
+    let mut packages: BTreeSet<String> = BTreeSet::new();
+    let mut explained = Vec::new();
+    let mut unowned: BTreeMap<PathBuf, (PathBuf, String)> = BTreeMap::new();
+    for edge in &resolution.edges {
+        let owner = match (&database, edge.in_tree) {
+            (Some(database), false) => database.owner(&edge.path),
+            _ => None,
+        };
+        if let (Some(database), Some(package)) = (&database, owner) {
+            packages.insert(package.display_name(&database.native_arch));
+        }
+        if !edge.in_tree && owner.is_none() {
+            unowned.entry(edge.path.clone()).or_insert_with(|| (edge.file.clone(), edge.needed.clone()));
+        }
+        diag.verbose(format_args!(
+            "{}: {} -> {} ({}){}",
+            edge.file.display(),
+            edge.needed,
+            edge.path.display(),
+            edge.how.describe(),
+            owner.map(|p| format!(" from {}", p.name)).unwrap_or_default()
+        ));
+        let package = owner.map(|p| (p.display_name(&database.as_ref().unwrap().native_arch), p.version.clone()));
+        explained.push(Explained { edge, package });
+    }
+    for missing in &resolution.missing {
+        failed = true;
+        let searched: Vec<String> = missing.searched.iter().map(|dir| dir.display().to_string()).collect();
+        diag.error(format_args!(
+            "{}: needs {}, not found (searched {})",
+            missing.file.display(),
+            missing.needed,
+            if searched.is_empty() { "nothing".to_string() } else { searched.join(", ") }
+        ));
+    }
+    for (path, (file, needed)) in &unowned {
+        failed = true;
+        let how = if explained.iter().any(|e| e.edge.path == *path && e.edge.how == How::Interpreter) { "interpreter" } else { "library" };
+        diag.error(format_args!(
+            "{}: the {how} {} that {} needs as {needed} is owned by no package",
+            path.display(),
+            path.display(),
+            file.display()
+        ));
+    }
+    let packages: Vec<String> = packages.into_iter().collect();
+    let text = match cli.format {
+        Format::Names => packages.iter().map(|p| format!("{p}\n")).collect::<String>(),
+        Format::Json => output::json(&explained, &packages, &resolution.missing.iter().collect::<Vec<_>>()),
+        Format::Depends => {
+            diag.error("--format depends: minimum versions are not computed yet");
+            return exit::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            diag.error(format_args!("cannot write the output: {err}"));
+            return exit::USAGE;
+        }
+    }
+    if failed { exit::FAILURE } else { exit::SUCCESS }
+}

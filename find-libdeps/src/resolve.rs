@@ -1,0 +1,322 @@
+//! The glibc loader's search, per needed soname of an object, and the loads
+//! it implies: breadth-first from each root object, libraries found in the
+//! tree followed (their own needs resolved with the RPATHs they inherit),
+//! system libraries recorded and not followed (apt installs their Depends).
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::elf::{self, Kind, Read};
+use crate::rootfs::Root;
+use crate::walk::{FileKey, Object};
+
+/// The loader's built-in search path on Debian amd64, after ld.so.cache.
+pub const DEFAULT_DIRS: &[&str] = &["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"];
+/// `$LIB` on Debian amd64.
+pub const LIB: &str = "lib/x86_64-linux-gnu";
+/// `$PLATFORM` on x86_64.
+pub const PLATFORM: &str = "x86_64";
+
+/// Where a dependency was found.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum How {
+    /// The needed name held a `/`.
+    Path,
+    /// DT_RPATH of the object named (the needing one, or one up its chain).
+    Rpath(PathBuf),
+    Runpath,
+    LdSoConf,
+    DefaultDir,
+    /// An object of this load already had that name or SONAME.
+    AlreadyLoaded,
+    /// Not found by the search, but a library of the tree has that SONAME:
+    /// it works only if something loaded it first.
+    TreeSoname,
+    /// The program interpreter (PT_INTERP).
+    Interpreter,
+}
+
+impl How {
+    pub fn describe(&self) -> String {
+        match self {
+            How::Path => "path".into(),
+            How::Rpath(of) => format!("rpath of {}", of.display()),
+            How::Runpath => "runpath".into(),
+            How::LdSoConf => "ld.so.conf".into(),
+            How::DefaultDir => "default dir".into(),
+            How::AlreadyLoaded => "already loaded".into(),
+            How::TreeSoname => "in-tree soname (load-order dependent)".into(),
+            How::Interpreter => "interpreter".into(),
+        }
+    }
+}
+
+/// One resolved dependency.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edge {
+    pub file: PathBuf,
+    pub needed: String,
+    pub how: How,
+    /// The path it was found at, as the loader opened it.
+    pub path: PathBuf,
+    /// Whether that is an object of the tree (followed) or of the system.
+    pub in_tree: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Missing {
+    pub file: PathBuf,
+    pub needed: String,
+    pub searched: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default)]
+pub struct Resolution {
+    pub edges: BTreeSet<Edge>,
+    pub missing: BTreeSet<Missing>,
+    pub warnings: BTreeSet<String>,
+}
+
+pub struct Resolver<'a> {
+    root: &'a Root,
+    kind: Kind,
+    ld_so_conf: Vec<PathBuf>,
+    objects: &'a [Object],
+    by_key: HashMap<FileKey, usize>,
+    tree_sonames: HashSet<&'a str>,
+    ignored: &'a dyn Fn(&str) -> bool,
+}
+
+/// One object of a load: which object, the name it was loaded by, and the
+/// object that loaded it (for RPATH inheritance).
+struct Loaded {
+    object: usize,
+    name: String,
+    loader: Option<usize>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(root: &'a Root, kind: Kind, ld_so_conf: Vec<PathBuf>, objects: &'a [Object], ignored: &'a dyn Fn(&str) -> bool) -> Resolver<'a> {
+        let by_key = objects.iter().enumerate().map(|(index, object)| (object.key, index)).collect();
+        let tree_sonames = objects.iter().filter_map(|object| object.dynamic.soname.as_deref()).collect();
+        Resolver { root, kind, ld_so_conf, objects, by_key, tree_sonames, ignored }
+    }
+
+    /// Resolves the whole tree: every object that no other object of the
+    /// tree loads is a root of its own load (a module Python imports, an
+    /// executable); the others are resolved in the loads that reach them.
+    pub fn resolve_all(&self) -> Resolution {
+        let mut reached = HashSet::new();
+        for index in 0..self.objects.len() {
+            let mut scratch = Resolution::default();
+            for loaded in self.load(index, &mut scratch) {
+                if loaded != index {
+                    reached.insert(loaded);
+                }
+            }
+        }
+        let mut resolution = Resolution::default();
+        let mut visited = HashSet::new();
+        let roots: Vec<usize> = (0..self.objects.len()).filter(|index| !reached.contains(index)).collect();
+        for root in roots {
+            visited.extend(self.load(root, &mut resolution));
+        }
+        // Objects that only load each other, in a cycle: each is a root too.
+        for index in 0..self.objects.len() {
+            if !visited.contains(&index) {
+                visited.extend(self.load(index, &mut resolution));
+            }
+        }
+        resolution
+    }
+
+    /// One load, breadth-first as ld.so does it; returns the objects loaded.
+    fn load(&self, root: usize, resolution: &mut Resolution) -> Vec<usize> {
+        let mut loads = vec![Loaded { object: root, name: String::new(), loader: None }];
+        let mut keys_loaded: HashSet<FileKey> = HashSet::from([self.objects[root].key]);
+        let mut system_loaded: HashMap<String, PathBuf> = HashMap::new();
+        let mut queue = VecDeque::from([0usize]);
+        while let Some(current) = queue.pop_front() {
+            let object = &self.objects[loads[current].object];
+            if let Some(interpreter) = &object.dynamic.interpreter {
+                resolution.edges.insert(Edge {
+                    file: object.path.clone(),
+                    needed: interpreter.clone(),
+                    how: How::Interpreter,
+                    path: PathBuf::from(interpreter),
+                    in_tree: false,
+                });
+            }
+            for needed in &object.dynamic.needed {
+                if (self.ignored)(needed) {
+                    continue;
+                }
+                let already = loads.iter().find(|l| {
+                    l.name == *needed || self.objects[l.object].dynamic.soname.as_deref() == Some(needed.as_str())
+                });
+                if let Some(already) = already {
+                    let path = self.objects[already.object].path.clone();
+                    resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how: How::AlreadyLoaded, path, in_tree: true });
+                    continue;
+                }
+                if let Some(path) = system_loaded.get(needed) {
+                    let edge = Edge { file: object.path.clone(), needed: needed.clone(), how: How::AlreadyLoaded, path: path.clone(), in_tree: false };
+                    resolution.edges.insert(edge);
+                    continue;
+                }
+                let chain = self.chain(&loads, current);
+                match self.search(needed, &chain) {
+                    Ok((path, how, key)) => match self.by_key.get(&key) {
+                        Some(&found) => {
+                            resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how, path, in_tree: true });
+                            if keys_loaded.insert(key) {
+                                loads.push(Loaded { object: found, name: needed.clone(), loader: Some(current) });
+                                queue.push_back(loads.len() - 1);
+                            }
+                        }
+                        None => {
+                            system_loaded.insert(needed.clone(), path.clone());
+                            resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how, path, in_tree: false });
+                        }
+                    },
+                    Err(searched) if self.tree_sonames.contains(needed.as_str()) => {
+                        let _ = searched;
+                        resolution.warnings.insert(format!(
+                            "{}: {needed} is found only because a library of the tree with that SONAME may be loaded first",
+                            object.path.display()
+                        ));
+                        let provider = self.objects.iter().find(|o| o.dynamic.soname.as_deref() == Some(needed.as_str()));
+                        let path = provider.map(|o| o.path.clone()).unwrap_or_default();
+                        resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how: How::TreeSoname, path, in_tree: true });
+                    }
+                    Err(searched) => {
+                        resolution.missing.insert(Missing { file: object.path.clone(), needed: needed.clone(), searched });
+                    }
+                }
+            }
+        }
+        loads.into_iter().map(|l| l.object).collect()
+    }
+
+    /// The object whose need is resolved, then each object up its loader chain.
+    fn chain(&self, loads: &[Loaded], current: usize) -> Vec<usize> {
+        let mut chain = vec![loads[current].object];
+        let mut at = loads[current].loader;
+        while let Some(index) = at {
+            chain.push(loads[index].object);
+            at = loads[index].loader;
+        }
+        chain
+    }
+
+    /// glibc's order: a name with `/` is a path; else the RPATHs (only if
+    /// the object has no RUNPATH: its own, then each loader's that has no
+    /// RUNPATH either), the object's RUNPATH, ld.so.conf, the default dirs.
+    /// Returns the path as opened, or every directory searched.
+    fn search(&self, needed: &str, chain: &[usize]) -> Result<(PathBuf, How, FileKey), Vec<PathBuf>> {
+        if needed.contains('/') {
+            let path = PathBuf::from(needed);
+            return self.candidate(&path).map(|key| (path.clone(), How::Path, key)).ok_or_else(|| vec![path]);
+        }
+        let object = &self.objects[chain[0]];
+        let mut searched = Vec::new();
+        let mut tried = HashSet::new();
+        let mut attempt = |dir: &Path, how: How, searched: &mut Vec<PathBuf>| {
+            if !tried.insert(dir.to_path_buf()) {
+                return None;
+            }
+            searched.push(dir.to_path_buf());
+            let path = join_unnormalised(dir, needed);
+            self.candidate(&path).map(|key| (path, how, key))
+        };
+        if object.dynamic.runpath.is_empty() {
+            for &index in chain {
+                let loader = &self.objects[index];
+                if !loader.dynamic.runpath.is_empty() {
+                    continue;
+                }
+                for entry in &loader.dynamic.rpath {
+                    let dir = expand_tokens(entry, &loader.path);
+                    if let Some(found) = attempt(&dir, How::Rpath(loader.path.clone()), &mut searched) {
+                        return Ok(found);
+                    }
+                }
+            }
+        }
+        for entry in &object.dynamic.runpath {
+            let dir = expand_tokens(entry, &object.path);
+            if let Some(found) = attempt(&dir, How::Runpath, &mut searched) {
+                return Ok(found);
+            }
+        }
+        for dir in &self.ld_so_conf {
+            if let Some(found) = attempt(dir, How::LdSoConf, &mut searched) {
+                return Ok(found);
+            }
+        }
+        for dir in DEFAULT_DIRS {
+            if let Some(found) = attempt(Path::new(dir), How::DefaultDir, &mut searched) {
+                return Ok(found);
+            }
+        }
+        Err(searched)
+    }
+
+    /// A file the loader would take: it exists and is an ELF object of our
+    /// class and machine (others are skipped and the search goes on).
+    fn candidate(&self, path: &Path) -> Option<FileKey> {
+        let resolved = self.root.canonicalize(path)?;
+        let host = self.root.host_path(&resolved);
+        let metadata = std::fs::metadata(&host).ok().filter(|m| m.is_file())?;
+        let file = File::open(&host).ok()?;
+        match elf::read(&file, self.kind) {
+            Ok(Read::Object(_)) => Some((metadata.dev(), metadata.ino())),
+            _ => None,
+        }
+    }
+}
+
+/// `dir/name` as a string join: `..` inside `dir` stays for the filesystem.
+fn join_unnormalised(dir: &Path, name: &str) -> PathBuf {
+    let mut joined = dir.as_os_str().to_os_string();
+    if !joined.to_string_lossy().ends_with('/') {
+        joined.push("/");
+    }
+    joined.push(name);
+    PathBuf::from(joined)
+}
+
+/// `$ORIGIN` (the directory the object was opened through), `$LIB`,
+/// `$PLATFORM`, with or without braces.
+pub fn expand_tokens(entry: &str, object_path: &Path) -> PathBuf {
+    let origin = object_path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into());
+    let mut expanded = entry.to_string();
+    for (token, value) in [("ORIGIN", origin.as_str()), ("LIB", LIB), ("PLATFORM", PLATFORM)] {
+        expanded = expanded.replace(&format!("${{{token}}}"), value).replace(&format!("${token}"), value);
+    }
+    PathBuf::from(expanded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_is_the_directory_the_object_was_opened_through_without_normalising() {
+        let path = Path::new("/venv/lib/python3.11/site-packages/pkg/mod.so");
+        assert_eq!(
+            expand_tokens("$ORIGIN/../pkg.libs", path),
+            PathBuf::from("/venv/lib/python3.11/site-packages/pkg/../pkg.libs")
+        );
+        assert_eq!(expand_tokens("${ORIGIN}/x:$LIB", path).to_str().unwrap(), "/venv/lib/python3.11/site-packages/pkg/x:lib/x86_64-linux-gnu");
+        assert_eq!(expand_tokens("/opt/$PLATFORM", path), PathBuf::from("/opt/x86_64"));
+    }
+
+    #[test]
+    fn names_are_joined_to_directories_as_strings() {
+        assert_eq!(join_unnormalised(Path::new("/a/b/../c"), "libx.so.1"), PathBuf::from("/a/b/../c/libx.so.1"));
+        assert_eq!(join_unnormalised(Path::new("/"), "libx.so.1"), PathBuf::from("/libx.so.1"));
+    }
+}
