@@ -1,0 +1,109 @@
+//! Bad input: damaged and odd files warn and never crash; the output does
+//! not depend on runs or directory order; no process is ever spawned.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use support::*;
+
+#[test]
+fn damaged_empty_unreadable_and_looping_files_warn_without_crashing() {
+    let tree = Scratch::new("garbage");
+    Build::library(&tree.path("good.so")).build();
+    let good = std::fs::read(tree.path("good.so")).unwrap();
+    tree.write("truncated.so", &good[..good.len().min(300)]);
+    tree.write("header-only.so", &good[..64]);
+    let mut garbage = good[..64].to_vec();
+    garbage[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+    tree.write("garbage.so", &garbage);
+    tree.write("empty.so", b"");
+    tree.write("text.so", b"not an ELF file at all");
+    tree.link("loop-b", "loop-a");
+    tree.link("loop-a", "loop-b");
+    tree.write("with space/lib name.so", &good);
+    let unreadable = tree.write("secret/unreadable.so", &good);
+    std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let run = run(command().arg(&tree.0));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
+    for warned in ["truncated.so", "header-only.so", "garbage.so"] {
+        assert!(run.stderr.contains(&format!("{warned}: skipped, a damaged ELF file")), "{warned}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unreadable_file_is_a_warning_for_a_user_who_cannot_read_it() {
+    let tree = Scratch::new("unreadable");
+    std::fs::set_permissions(&tree.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Build::library(&tree.path("module.so")).build();
+    let secret = tree.write("secret.so", b"\x7fELF");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut command = command();
+    if is_root() {
+        // As root every file is readable: drop to nobody to see the warning.
+        command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(binary());
+    }
+    let run = run(command.arg(&tree.0));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("secret.so: cannot read"), "{}", run.stderr);
+}
+
+#[test]
+fn paths_with_spaces_and_quotes_are_escaped_in_json() {
+    let tree = Scratch::new("json");
+    Build::library(&tree.path("dir with \"quotes\"/mod ule.so")).build();
+    let run = run(command().args(["--format", "json"]).arg(&tree.0));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("dir with \\\"quotes\\\"/mod ule.so"), "{}", run.stdout);
+}
+
+#[test]
+fn output_is_the_same_across_runs_and_directory_orders() {
+    let build_tree = |order: &[&str]| {
+        let tree = Scratch::new("order");
+        for name in order {
+            Build { needs: &["libz.so.1"], ..Build::library(&tree.path(&format!("{name}/m.so"))) }.build();
+        }
+        Build::library(&tree.path("b/other.so")).build();
+        tree
+    };
+    let first = build_tree(&["a", "c", "b"]);
+    let second = build_tree(&["b", "c", "a"]);
+    let outputs: Vec<String> = [&first, &first, &second].iter().map(|tree| run(command().arg(&tree.0)).stdout).collect();
+    assert_eq!(outputs[0], "libc6\nzlib1g\n");
+    assert!(outputs.iter().all(|o| *o == outputs[0]), "{outputs:?}");
+}
+
+#[test]
+fn an_empty_tree_prints_nothing_and_exits_0() {
+    let tree = Scratch::new("empty");
+    tree.write("README", b"no ELF here\n");
+    let run = run(command().arg(&tree.0));
+    assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (0, "", ""));
+}
+
+#[test]
+fn it_spawns_no_process_and_so_needs_no_path() {
+    let tree = Scratch::new("no-path");
+    Build { needs: &["libz.so.1"], ..Build::library(&tree.path("m.so")) }.build();
+    let run = run(command().env_clear().arg(&tree.0));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\nzlib1g\n"), "{}", run.stderr);
+}
+
+#[test]
+fn a_directory_that_does_not_exist_is_exit_2() {
+    let run = run(command().arg("/nonexistent/venvkit/tree"));
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr, "find-libdeps: /nonexistent/venvkit/tree: no such directory\n");
+}
+
+#[test]
+fn bad_usage_is_exit_2_in_one_line() {
+    for args in [vec!["--format", "yaml", "/tmp"], vec![]] {
+        let run = run(command().args(&args));
+        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.starts_with("find-libdeps: "), "{}", run.stderr);
+    }
+}

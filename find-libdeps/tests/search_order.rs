@@ -1,0 +1,169 @@
+//! The loader's search rules on objects built by the tests: RPATH, its
+//! inheritance, RUNPATH, $ORIGIN through symlinks, wrong-architecture
+//! candidates, and what happens when nothing is found.
+
+mod support;
+
+use support::*;
+
+/// module.so in pkg/, needing libA.so.1 bundled in pkg.libs/ (auditwheel's
+/// layout); libA needs only libc.
+fn bundled(tree: &Scratch, tag: Tag) {
+    let lib = tree.path("pkg.libs/libA.so.1");
+    Build { soname: Some("libA.so.1"), ..Build::library(&lib) }.build();
+    let module = tree.path("pkg/module.so");
+    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../pkg.libs"], tag, ..Build::library(&module) }.build();
+}
+
+fn json(tree: &Scratch) -> Run {
+    run(command().args(["--format", "json"]).arg(&tree.0))
+}
+
+#[test]
+fn a_module_with_an_origin_rpath_to_its_bundled_library_needs_no_package_for_it() {
+    for (tag, how) in [(Tag::Rpath, "rpath of "), (Tag::Runpath, "runpath")] {
+        let tree = Scratch::new("bundled");
+        bundled(&tree, tag);
+        let names = run(command().arg(&tree.0));
+        assert_eq!(names.code, 0, "{}", names.stderr);
+        assert_eq!(names.stdout, "libc6\n");
+        let explained = json(&tree);
+        let edge = explained.stdout.lines().find(|l| l.contains("\"needed\": \"libA.so.1\"")).expect(&explained.stdout);
+        assert!(edge.contains(&format!("\"how\": \"{how}")) && edge.contains("\"in_tree\": true"), "{edge}");
+        assert!(edge.contains("pkg/../pkg.libs/libA.so.1"), "opened through $ORIGIN unnormalised: {edge}");
+    }
+}
+
+/// module (RPATH or RUNPATH to pkg.libs) -> libA.so.1 -> libB.so, both
+/// bundled; libA has no search path of its own and libB no SONAME.
+fn chain(tree: &Scratch, tag: Tag) {
+    Build::library(&tree.path("pkg.libs/libB.so")).build();
+    Build { soname: Some("libA.so.1"), needs: &["libB.so"], ..Build::library(&tree.path("pkg.libs/libA.so.1")) }.build();
+    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../pkg.libs"], tag, ..Build::library(&tree.path("pkg/module.so")) }
+        .build();
+}
+
+#[test]
+fn an_inherited_rpath_resolves_a_bundled_librarys_own_bundled_dependency() {
+    let tree = Scratch::new("inherit");
+    chain(&tree, Tag::Rpath);
+    let run = json(&tree);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"libB.so\"")).unwrap();
+    assert!(edge.contains("rpath of ") && edge.contains("module.so"), "found through the module's RPATH: {edge}");
+}
+
+#[test]
+fn a_runpath_is_not_inherited() {
+    let tree = Scratch::new("no-inherit");
+    chain(&tree, Tag::Rpath);
+    retag(&tree.path("pkg/module.so"), DT_RPATH, DT_RUNPATH);
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("libA.so.1: needs libB.so, not found"), "{}", run.stderr);
+    assert_eq!(run.stdout, "libc6\n", "what was found is still printed");
+}
+
+#[test]
+fn runpath_wins_over_rpath_on_the_same_object() {
+    let tree = Scratch::new("both");
+    for dir in ["by-rpath", "by-runpath"] {
+        Build { soname: Some("libC.so.1"), ..Build::library(&tree.path(&format!("{dir}/libC.so.1"))) }.build();
+    }
+    // The SONAME entry's string becomes the RUNPATH: one object, both tags.
+    let module = tree.path("module.so");
+    Build { soname: Some("$ORIGIN/by-runpath"), needs: &["libC.so.1"], search: &["$ORIGIN/by-rpath"], ..Build::library(&module) }
+        .build();
+    retag(&module, DT_SONAME, DT_RUNPATH);
+    let run = json(&tree);
+    let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"libC.so.1\"") && l.contains("module.so\"")).unwrap();
+    assert!(edge.contains("by-runpath/libC.so.1") && edge.contains("\"how\": \"runpath\""), "{edge}");
+}
+
+#[test]
+fn origin_through_a_symlinked_directory_resolves_on_disk_not_lexically() {
+    let tree = Scratch::new("origin-symlink");
+    Build { soname: Some("libB.so.1"), ..Build::library(&tree.path("vendor/deps/libB.so.1")) }.build();
+    let lib_a = tree.path("vendor/lib/libA.so.1");
+    Build { soname: Some("libA.so.1"), needs: &["libB.so.1"], search: &["$ORIGIN/../deps"], ..Build::library(&lib_a) }.build();
+    tree.link("vendor/lib", "libs");
+    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../libs"], ..Build::library(&tree.path("mod/module.so")) }.build();
+    // libA is opened as .../libs/libA.so.1, so its $ORIGIN/../deps is
+    // .../libs/../deps: vendor/deps on disk; lexically .../deps, which does
+    // not exist.
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_soname_names_itself_the_needing_file_and_the_dirs_searched() {
+    let tree = Scratch::new("missing");
+    Build { needs: &["libvenvkitmissing.so.7"], search: &["$ORIGIN/libs"], ..Build::library(&tree.path("module.so")) }.build();
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code, 1);
+    let line = run.stderr.lines().find(|l| l.contains("libvenvkitmissing.so.7")).expect(&run.stderr);
+    assert!(line.starts_with("find-libdeps: "), "{line}");
+    assert!(line.contains("module.so: needs libvenvkitmissing.so.7, not found"), "{line}");
+    for dir in ["/libs", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/lib"] {
+        assert!(line.contains(dir), "{dir} missing from: {line}");
+    }
+    let ignored = run_ignoring(&tree, "libvenvkitmiss*");
+    assert_eq!(ignored.code, 0, "{}", ignored.stderr);
+    assert_eq!(ignored.stdout, "libc6\n");
+}
+
+fn run_ignoring(tree: &Scratch, glob: &str) -> Run {
+    run(command().args(["--ignore-soname", glob]).arg(&tree.0))
+}
+
+#[test]
+fn elf_files_are_found_by_magic_whatever_their_names() {
+    let tree = Scratch::new("names");
+    let bundled = "libbar-1a2b3c4d.so.1";
+    Build { soname: Some(bundled), ..Build::library(&tree.path(&format!("libs/{bundled}"))) }.build();
+    let tool = tree.path("bin/tool");
+    Build { needs: &[bundled], search: &["$ORIGIN/../libs"], executable: true, ..Build::library(&tool) }.build();
+    let run = json(&tree);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("\"file\": \"{}\", \"needed\": \"{bundled}\"", tool.display())), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("libs/{bundled}\", \"needed\": \"libc.so.6\"")), "{}", run.stdout);
+    assert!(run.stdout.contains("\"how\": \"interpreter\""), "the executable's PT_INTERP counts: {}", run.stdout);
+}
+
+#[test]
+fn a_wrong_architecture_candidate_is_skipped_and_the_search_goes_on() {
+    let tree = Scratch::new("wrong-arch");
+    // A 32-bit i386 header where the RPATH points first.
+    let mut header = vec![0u8; 64];
+    header[..4].copy_from_slice(b"\x7fELF");
+    header[4] = 1;
+    header[5] = 1;
+    header[16] = 3;
+    header[18] = 3;
+    tree.write("wrong/libz.so.1", &header);
+    Build { needs: &["libz.so.1"], search: &["$ORIGIN/wrong"], ..Build::library(&tree.path("module.so")) }.build();
+    let run = json(&tree);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"libz.so.1\"")).unwrap();
+    assert!(edge.contains("\"package\": \"zlib1g\""), "{edge}");
+    assert!(run.stderr.contains("wrong/libz.so.1: skipped, an ELF file for 32-bit i386"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unresolvable_soname_of_a_library_in_the_tree_is_satisfied_with_a_warning() {
+    let tree = Scratch::new("tree-soname");
+    Build { soname: Some("libshared.so.2"), ..Build::library(&tree.path("elsewhere/libshared.so.2")) }.build();
+    Build { needs: &["libshared.so.2"], ..Build::library(&tree.path("module.so")) }.build();
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: ") && run.stderr.contains("libshared.so.2"), "{}", run.stderr);
+}
+
+#[test]
+fn a_tree_needing_only_libc_yields_exactly_libc6_with_libc6_dev_installed() {
+    assert!(std::path::Path::new("/var/lib/dpkg/info/libc6-dev:amd64.list").exists(), "the host has libc6-dev (make test installs it)");
+    let tree = Scratch::new("libc");
+    Build::library(&tree.path("module.so")).build();
+    let run = run(command().arg(&tree.0));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
+}
