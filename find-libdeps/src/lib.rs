@@ -11,4 +11,6 @@ pub mod ldconf;
 pub mod output;
 pub mod resolve;
 pub mod rootfs;
+pub mod symbols;
+pub mod version;
 pub mod walk;

@@ -12,6 +12,8 @@ use find_libdeps::dpkg::Database;
 use find_libdeps::output::{self, Explained};
 use find_libdeps::resolve::{How, Resolver};
 use find_libdeps::rootfs::Root;
+use find_libdeps::symbols::{Depends, Need};
+use find_libdeps::walk::Object;
 use find_libdeps::{elf, ldconf, walk};
 use venvkit_common::diag::{Diag, Level};
 use venvkit_common::{cli, exit};
@@ -168,10 +170,14 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
     let text = match cli.format {
         Format::Names => packages.iter().map(|p| format!("{p}\n")).collect::<String>(),
         Format::Json => output::json(&explained, &packages, &resolution.missing.iter().collect::<Vec<_>>()),
-        Format::Depends => {
-            diag.error("--format depends: minimum versions are not computed yet");
-            return exit::FAILURE;
-        }
+        Format::Depends => match depends(&root, &scan.objects, &explained) {
+            Ok(value) if value.is_empty() => String::new(),
+            Ok(value) => format!("{value}\n"),
+            Err(message) => {
+                diag.error(message);
+                return exit::USAGE;
+            }
+        },
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
@@ -181,4 +187,38 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
         }
     }
     if failed { exit::FAILURE } else { exit::SUCCESS }
+}
+
+/// The Depends: value for every object with system libraries, each
+/// object's needs taken in its DT_NEEDED order as dpkg-shlibdeps does.
+fn depends(root: &Root, objects: &[Object], explained: &[Explained]) -> Result<String, String> {
+    let mut depends = Depends::default();
+    for object in objects {
+        let owned = |needed: &str| {
+            explained.iter().find(|e| e.edge.file == object.path && e.edge.needed == needed && !e.edge.in_tree)
+        };
+        let packages: Vec<(String, String, String)> = object
+            .dynamic
+            .needed
+            .iter()
+            .filter_map(|needed| {
+                let (name, _) = owned(needed)?.package.as_ref()?;
+                let (package, arch) = name.split_once(':').unwrap_or((name, "amd64"));
+                Some((needed.clone(), package.to_string(), arch.to_string()))
+            })
+            .collect();
+        if let Some(interpreter) = &object.dynamic.interpreter {
+            if let Some((name, _)) = owned(interpreter).and_then(|e| e.package.as_ref()) {
+                depends.add_package(name.split(':').next().unwrap_or(name));
+            }
+        }
+        if packages.is_empty() {
+            continue;
+        }
+        let needs: Vec<Need> =
+            packages.iter().map(|(soname, package, arch)| Need { soname, package, arch }).collect();
+        let bytes = std::fs::read(root.host_path(&object.path)).map_err(|err| format!("{}: {err}", object.path.display()))?;
+        depends.add_object(root, &bytes, &needs).map_err(|err| format!("{}: {err}", object.path.display()))?;
+    }
+    Ok(depends.render())
 }
