@@ -9,11 +9,11 @@ SHELL := /bin/bash
 MUSL    := x86_64-unknown-linux-musl
 PROFILE := dist
 BIN_DIR := target/bin
-TOOLS   := entrypoint wait-for-port
+TOOLS   := entrypoint find-libdeps wait-for-port
 
 # Debian packages each step needs (names, so `dpkg-query` can check them).
 APT_BUILD := gcc libc6-dev
-APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv
+APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap
 APT_DEMO  := netcat-openbsd
 APT_BENCH := wait-for-it tini dumb-init
 
@@ -59,7 +59,8 @@ binaries: deps-build
 ## test: unit and integration tests of every crate, against the release binaries
 test: binaries deps-test
 	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) \
-	  WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port ENTRYPOINT_BIN=$(CURDIR)/$(BIN_DIR)/entrypoint; \
+	  WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port ENTRYPOINT_BIN=$(CURDIR)/$(BIN_DIR)/entrypoint \
+	  FIND_LIBDEPS_BIN=$(CURDIR)/$(BIN_DIR)/find-libdeps; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 	  cargo nextest run --cargo-quiet --locked --workspace --no-fail-fast --status-level fail --final-status-level flaky; \
 	else \

@@ -5,7 +5,7 @@
 //! `/usr/lib`), then the file's own symlinks followed hop by hop
 //! (`/etc/alternatives`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::rootfs::Root;
@@ -52,7 +52,10 @@ pub struct Database<'a> {
 const OWNING_STATES: &[&str] = &["installed", "unpacked", "half-configured", "half-installed", "triggers-awaited", "triggers-pending"];
 
 impl<'a> Database<'a> {
-    pub fn open(root: &'a Root) -> Result<Database<'a>, String> {
+    /// Reads the database, indexing only the listed paths whose file names
+    /// are in `wanted`: the lists hold a hundred thousand paths, a tree
+    /// needs a few dozen.
+    pub fn open(root: &'a Root, wanted: &HashSet<Vec<u8>>) -> Result<Database<'a>, String> {
         let admin = PathBuf::from(ADMIN_DIR);
         let status_path = root.host_path(&admin.join("status"));
         let status = std::fs::read(&status_path).map_err(|err| format!("{}: {err} (no dpkg database?)", status_path.display()))?;
@@ -114,10 +117,10 @@ impl<'a> Database<'a> {
             let Some(list) = names.iter().find_map(|name| std::fs::read(root.host_path(&admin.join("info").join(name))).ok()) else {
                 continue;
             };
-            for line in list.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
-                let path = crate::rootfs::from_bytes(line);
-                if let Some(name) = path.file_name() {
-                    by_name.entry(crate::rootfs::bytes(Path::new(name)).to_vec()).or_default().push((path, number));
+            for line in list.split(|&b| b == b'\n') {
+                let name = line.rsplit(|&b| b == b'/').next().unwrap_or_default();
+                if !name.is_empty() && wanted.contains(name) {
+                    by_name.entry(name.to_vec()).or_default().push((crate::rootfs::from_bytes(line), number));
                 }
             }
         }

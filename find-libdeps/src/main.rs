@@ -91,7 +91,12 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
         return exit::USAGE;
     }
     let root = Root::new(&cli.root);
-    let scan = match walk::scan(&root, &cli.dirs, elf::X86_64) {
+    // Without --root a relative DIR is relative to where we are; inside
+    // another root there is no "where we are", so it starts at its /.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let base = if cli.root == std::path::Path::new("/") { cwd } else { PathBuf::from("/") };
+    let dirs: Vec<PathBuf> = cli.dirs.iter().map(|dir| base.join(dir)).collect();
+    let scan = match walk::scan(&root, &dirs, elf::X86_64) {
         Ok(scan) => scan,
         Err(message) => {
             diag.error(message);
@@ -112,7 +117,7 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
     let database = if system_edges.is_empty() {
         None
     } else {
-        match Database::open(&root) {
+        match Database::open(&root, &file_names_to_index(&root, &system_edges)) {
             Ok(database) => Some(database),
             Err(message) => {
                 diag.error(message);
@@ -187,6 +192,25 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
         }
     }
     if failed { exit::FAILURE } else { exit::SUCCESS }
+}
+
+/// The file names dpkg's lists must be searched for: every hop of every
+/// system library's symlink chain, and what diversions may have moved.
+fn file_names_to_index(root: &Root, edges: &[&find_libdeps::resolve::Edge]) -> std::collections::HashSet<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = std::collections::HashSet::new();
+    for edge in edges {
+        for hop in root.symlink_chain(&edge.path) {
+            if let Some(name) = hop.file_name() {
+                names.insert(name.as_bytes().to_vec());
+            }
+        }
+    }
+    let diversions = std::fs::read(root.host_path(std::path::Path::new("/var/lib/dpkg/diversions"))).unwrap_or_default();
+    for line in diversions.split(|&b| b == b'\n') {
+        names.insert(line.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec());
+    }
+    names
 }
 
 /// The Depends: value for every object with system libraries, each

@@ -87,6 +87,9 @@ pub struct Resolver<'a> {
     by_key: HashMap<FileKey, usize>,
     tree_sonames: HashSet<&'a str>,
     ignored: &'a dyn Fn(&str) -> bool,
+    /// Every candidate path examined, with its verdict: each load of each
+    /// root asks about the same few hundred paths.
+    candidates: std::cell::RefCell<HashMap<PathBuf, Option<FileKey>>>,
 }
 
 /// One object of a load: which object, the name it was loaded by, and the
@@ -101,7 +104,7 @@ impl<'a> Resolver<'a> {
     pub fn new(root: &'a Root, kind: Kind, ld_so_conf: Vec<PathBuf>, objects: &'a [Object], ignored: &'a dyn Fn(&str) -> bool) -> Resolver<'a> {
         let by_key = objects.iter().enumerate().map(|(index, object)| (object.key, index)).collect();
         let tree_sonames = objects.iter().filter_map(|object| object.dynamic.soname.as_deref()).collect();
-        Resolver { root, kind, ld_so_conf, objects, by_key, tree_sonames, ignored }
+        Resolver { root, kind, ld_so_conf, objects, by_key, tree_sonames, ignored, candidates: Default::default() }
     }
 
     /// Resolves the whole tree: every object that no other object of the
@@ -267,6 +270,15 @@ impl<'a> Resolver<'a> {
     /// A file the loader would take: it exists and is an ELF object of our
     /// class and machine (others are skipped and the search goes on).
     fn candidate(&self, path: &Path) -> Option<FileKey> {
+        if let Some(known) = self.candidates.borrow().get(path) {
+            return *known;
+        }
+        let verdict = self.examine_candidate(path);
+        self.candidates.borrow_mut().insert(path.to_path_buf(), verdict);
+        verdict
+    }
+
+    fn examine_candidate(&self, path: &Path) -> Option<FileKey> {
         let resolved = self.root.canonicalize(path)?;
         let host = self.root.host_path(&resolved);
         let metadata = std::fs::metadata(&host).ok().filter(|m| m.is_file())?;
