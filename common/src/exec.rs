@@ -71,7 +71,11 @@ fn search_and_exec(program: &OsStr, args: &[CString], env: &[CString], path: &Os
         let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
         let candidate = dir.join(program);
         match execve(&candidate, args, env) {
-            Errno::ENOENT if candidate.exists() => return explain_direct(&candidate, Errno::ENOENT),
+            // The name is there but cannot run: a script or program whose
+            // interpreter is missing, or a link to a Python that is gone (a
+            // venv copied without its interpreter). Going on down PATH would
+            // silently run another program of that name.
+            Errno::ENOENT if candidate.symlink_metadata().is_ok() => return explain_direct(&candidate, Errno::ENOENT),
             Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG | Errno::ELOOP => continue,
             Errno::EACCES | Errno::EPERM => {
                 denied.get_or_insert(candidate);
@@ -92,16 +96,7 @@ fn search_and_exec(program: &OsStr, args: &[CString], env: &[CString], path: &Os
 fn explain_direct(program: &Path, errno: Errno) -> ExecError {
     let shown = program.display();
     match errno {
-        Errno::ENOENT => match missing_interpreter(program) {
-            Some(interpreter) => ExecError {
-                code: exit::NOT_FOUND,
-                message: format!(
-                    "{shown}: its interpreter {} does not exist (was this virtualenv made with another Python?)",
-                    interpreter.to_string_lossy()
-                ),
-            },
-            None => ExecError { code: exit::NOT_FOUND, message: format!("{shown}: no such file or directory") },
-        },
+        Errno::ENOENT => ExecError { code: exit::NOT_FOUND, message: format!("{shown}: {}", why_missing(program)) },
         Errno::EACCES | Errno::EPERM if program.is_dir() => {
             ExecError { code: exit::NOT_EXECUTABLE, message: format!("{shown}: is a directory") }
         }
@@ -116,16 +111,79 @@ fn explain_direct(program: &Path, errno: Errno) -> ExecError {
     }
 }
 
-/// The `#!` interpreter of an existing script when that interpreter is missing,
-/// the case where the kernel reports ENOENT for a file that is plainly there.
-fn missing_interpreter(program: &Path) -> Option<OsString> {
-    let mut head = [0u8; 256];
+const ANOTHER_PYTHON: &str = "was this virtualenv made with another Python?";
+
+/// Why the kernel said ENOENT for `program`: it is missing, it is a link to
+/// something missing, or what it needs to start (its `#!` interpreter, its
+/// ELF loader) is missing.
+fn why_missing(program: &Path) -> String {
+    if program.symlink_metadata().is_err() {
+        return "no such file or directory".into();
+    }
+    if !program.exists() {
+        let target = std::fs::read_link(program).map(|t| t.display().to_string()).unwrap_or_default();
+        return format!("a link to {target}, which does not exist ({ANOTHER_PYTHON})");
+    }
+    match missing_interpreter(program) {
+        Some(Missing::Shebang(interpreter)) => {
+            format!("its interpreter {} does not exist ({ANOTHER_PYTHON})", interpreter.to_string_lossy())
+        }
+        Some(Missing::CarriageReturn(interpreter)) => format!(
+            "its #! line ends in a carriage return (CRLF line endings), so the interpreter \"{}\\r\" does not exist",
+            interpreter.to_string_lossy()
+        ),
+        Some(Missing::Loader(loader)) => {
+            format!("its ELF loader {} does not exist (a program for another system)", loader.to_string_lossy())
+        }
+        None => "no such file or directory".into(),
+    }
+}
+
+enum Missing {
+    Shebang(OsString),
+    CarriageReturn(OsString),
+    Loader(OsString),
+}
+
+/// What an existing file needs to start that is missing: the `#!`
+/// interpreter of a script, or the PT_INTERP loader of an ELF program.
+fn missing_interpreter(program: &Path) -> Option<Missing> {
+    let mut head = [0u8; 4096];
     let read = std::fs::File::open(program).ok()?.read(&mut head).ok()?;
-    let line = head[..read].strip_prefix(b"#!")?;
-    let line = line.split(|&b| b == b'\n').next()?;
-    let interpreter = line.split(|&b| b == b' ' || b == b'\t').find(|word| !word.is_empty())?;
-    let interpreter = OsString::from_vec(interpreter.to_vec());
-    (!Path::new(&interpreter).exists()).then_some(interpreter)
+    let head = &head[..read];
+    if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next()?;
+        let interpreter = line.split(|&b| b == b' ' || b == b'\t').find(|word| !word.is_empty())?;
+        if let Some(without_cr) = interpreter.strip_suffix(b"\r") {
+            let without_cr = OsString::from_vec(without_cr.to_vec());
+            return Path::new(&without_cr).exists().then_some(Missing::CarriageReturn(without_cr));
+        }
+        let interpreter = OsString::from_vec(interpreter.to_vec());
+        return (!Path::new(&interpreter).exists()).then_some(Missing::Shebang(interpreter));
+    }
+    let loader = elf_interpreter(head)?;
+    (!Path::new(&loader).exists()).then_some(Missing::Loader(loader))
+}
+
+/// PT_INTERP of a little-endian ELF64 file, from its first page.
+fn elf_interpreter(head: &[u8]) -> Option<OsString> {
+    let field = |at: usize, width: usize| -> Option<u64> {
+        let bytes = head.get(at..at + width)?;
+        Some(bytes.iter().rev().fold(0u64, |value, &b| value << 8 | u64::from(b)))
+    };
+    if head.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let (phoff, phentsize, phnum) = (field(32, 8)? as usize, field(54, 2)? as usize, field(56, 2)? as usize);
+    (0..phnum).find_map(|index| {
+        let entry = phoff.checked_add(index.checked_mul(phentsize)?)?;
+        if field(entry, 4)? != 3 {
+            return None;
+        }
+        let (offset, size) = (field(entry + 8, 8)? as usize, field(entry + 32, 8)? as usize);
+        let bytes = head.get(offset..offset.checked_add(size)?)?;
+        Some(OsString::from_vec(bytes.split(|&b| b == 0).next()?.to_vec()))
+    })
 }
 
 fn execve(program: &Path, args: &[CString], env: &[CString]) -> Errno {
@@ -160,7 +218,6 @@ mod tests {
         let script = dir.join("gunicorn");
         std::fs::write(&script, "#!/opt/gone/bin/python3.11 -s\nprint(1)\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(missing_interpreter(&script), Some(OsString::from("/opt/gone/bin/python3.11")));
         let err = explain_direct(&script, Errno::ENOENT);
         assert_eq!(err.code, exit::NOT_FOUND);
         assert!(err.message.contains("/opt/gone/bin/python3.11"), "{}", err.message);
@@ -171,7 +228,40 @@ mod tests {
         let dir = scratch_dir("present");
         let script = dir.join("tool");
         std::fs::write(&script, "#!/bin/sh\n").unwrap();
-        assert_eq!(missing_interpreter(&script), None);
+        assert!(missing_interpreter(&script).is_none());
+    }
+
+    #[test]
+    fn crlf_line_endings_are_named_as_such() {
+        let dir = scratch_dir("crlf");
+        let script = dir.join("tool");
+        std::fs::write(&script, "#!/bin/sh\r\necho hi\r\n").unwrap();
+        let err = explain_direct(&script, Errno::ENOENT);
+        assert!(err.message.contains("CRLF"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_link_to_a_missing_python_is_named_with_its_target() {
+        let dir = scratch_dir("dangling");
+        std::os::unix::fs::symlink("/nonexistent/python3.11", dir.join("python3")).unwrap();
+        let err = exec(&[OsString::from("python3")], &[], OsStr::new(&format!("{}:/usr/bin:/bin", dir.display())));
+        assert_eq!(err.code, exit::NOT_FOUND);
+        assert!(err.message.contains("/nonexistent/python3.11"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_program_whose_elf_loader_is_missing_names_the_loader() {
+        let dir = scratch_dir("loader");
+        let mut program = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let interpreter = elf_interpreter(&program[..4096]).expect("this test binary has a PT_INTERP");
+        let at = program.windows(interpreter.len()).position(|w| w == interpreter.as_bytes()).unwrap();
+        program[at + 1] = b'X';
+        let copy = dir.join("program");
+        std::fs::write(&copy, &program).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = exec(&[copy.clone().into_os_string()], &[], OsStr::new("/bin"));
+        assert_eq!(err.code, exit::NOT_FOUND);
+        assert!(err.message.contains("ELF loader /Xib64") || err.message.contains("ELF loader /X"), "{}", err.message);
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! that any CMD passes through untouched.
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
 use std::time::Duration;
 
 use venvkit_common::duration;
@@ -100,12 +99,6 @@ fn parse_exit_codes(value: &str) -> Result<BTreeSet<i32>, String> {
             Err(_) => Err(format!("invalid exit code '{code}' (expected numbers 0-255, comma separated)")),
         })
         .collect()
-}
-
-/// Whether `name` is set to a true flag value, for the few lookups made
-/// before the configuration is read.
-pub fn flag_is_set(value: Option<&OsStr>) -> bool {
-    value.and_then(OsStr::to_str).is_some_and(|v| matches!(v, "1" | "true" | "yes" | "on"))
 }
 
 #[cfg(test)]

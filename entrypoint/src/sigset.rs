@@ -41,32 +41,48 @@ impl SignalSet {
     }
 
     /// Waits for one of the (blocked) signals in the set, at most `timeout`.
-    /// None when the time ran out.
-    pub fn wait(self, timeout: Option<Duration>) -> Option<i32> {
+    /// None when the time ran out or the wait was interrupted (the caller
+    /// then works out again how long is left).
+    pub fn wait(self, timeout: Option<Duration>) -> Option<Received> {
         let timespec = timeout.map(|t| libc::timespec {
             tv_sec: t.as_secs().min(i64::MAX as u64) as _,
             tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
         });
         let timespec_ptr = timespec.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        loop {
-            // SAFETY: the set and timespec outlive the call; no siginfo is asked for.
-            let signal = unsafe {
-                libc::syscall(
-                    libc::SYS_rt_sigtimedwait,
-                    &self.0 as *const u64,
-                    std::ptr::null_mut::<libc::siginfo_t>(),
-                    timespec_ptr,
-                    KERNEL_SIGSET_SIZE,
-                )
-            };
-            if signal > 0 {
-                return Some(signal as i32);
-            }
-            match nix::errno::Errno::last() {
-                nix::errno::Errno::EINTR => continue,
-                _ => return None,
-            }
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: the set, siginfo and timespec outlive the call.
+        let signal = unsafe {
+            libc::syscall(libc::SYS_rt_sigtimedwait, &self.0 as *const u64, info.as_mut_ptr(), timespec_ptr, KERNEL_SIGSET_SIZE)
+        };
+        if signal <= 0 {
+            return None;
         }
+        // SAFETY: the kernel filled the siginfo for the signal it returned.
+        let info = unsafe { info.assume_init() };
+        // SAFETY: si_pid is meaningful for signals sent by a process, and
+        // zero-initialised otherwise.
+        let sender = unsafe { info.si_pid() };
+        Some(Received { signal: signal as i32, from_kernel: info.si_code > 0, sender })
+    }
+}
+
+/// A signal taken from the pending set, with where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub signal: i32,
+    /// Raised by the kernel (SI_KERNEL, a fault, a terminal, a write to a
+    /// closed pipe) rather than sent with kill(2) or sigqueue(3).
+    pub from_kernel: bool,
+    pub sender: libc::pid_t,
+}
+
+impl Received {
+    /// A signal entrypoint caused itself: a write to a closed stderr
+    /// (SIGPIPE), a file size limit (SIGXFSZ), a bad system call (SIGSYS).
+    /// Forwarding those would kill the command for entrypoint's trouble.
+    pub fn is_self_inflicted(&self) -> bool {
+        let synchronous = [libc::SIGPIPE, libc::SIGXFSZ, libc::SIGSYS].contains(&self.signal);
+        (synchronous && self.from_kernel) || (!self.from_kernel && self.sender == std::process::id() as libc::pid_t)
     }
 }
 
@@ -110,9 +126,22 @@ mod tests {
         let before = set.block();
         // SAFETY: raising a blocked signal only marks it pending.
         unsafe { libc::syscall(libc::SYS_tkill, libc::syscall(libc::SYS_gettid), libc::SIGUSR2) };
-        assert_eq!(set.wait(Some(Duration::from_secs(1))), Some(libc::SIGUSR2));
+        let received = set.wait(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(received.signal, libc::SIGUSR2);
+        assert!(!received.from_kernel);
+        assert!(received.is_self_inflicted(), "we sent it to ourselves");
         assert_eq!(set.wait(Some(Duration::from_millis(10))), None);
         before.set_as_mask();
+    }
+
+    #[test]
+    fn a_kernel_sigpipe_is_self_inflicted_and_a_sent_one_is_not() {
+        let from_kernel = Received { signal: libc::SIGPIPE, from_kernel: true, sender: 0 };
+        assert!(from_kernel.is_self_inflicted());
+        let sent = Received { signal: libc::SIGPIPE, from_kernel: false, sender: 1 };
+        assert!(!sent.is_self_inflicted());
+        let terminal = Received { signal: libc::SIGINT, from_kernel: true, sender: 0 };
+        assert!(!terminal.is_self_inflicted(), "Ctrl-C from the terminal is forwarded");
     }
 
     #[test]

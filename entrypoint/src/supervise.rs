@@ -48,10 +48,11 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> i32 {
     signals::ignore(libc::SIGTTIN);
     signals::ignore(libc::SIGTTOU);
 
+    let owns_terminal = in_terminal_foreground();
     // SAFETY: entrypoint is single-threaded here; the child only sets up its
     // process group and signal state, then execs or exits.
     let child = match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => exec_child(launch),
+        Ok(ForkResult::Child) => exec_child(launch, owns_terminal),
         Ok(ForkResult::Parent { child }) => child,
         Err(err) => {
             diag.error(format_args!("cannot fork: {err}"));
@@ -61,14 +62,27 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> i32 {
     // Also done in the child: whichever runs first, signals to the group work.
     let _ = nix::unistd::setpgid(child, child);
     diag.verbose(format_args!("started {} as PID {child}", launch.argv[0].to_string_lossy()));
-    Supervisor::new(child, config, diag, as_init, handled).run()
+    let code = Supervisor::new(child, config, diag, as_init, handled).run();
+    if owns_terminal {
+        // Hand the terminal back to our own group, which had it before.
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    }
+    code
 }
 
-fn exec_child(launch: &Launch) -> ! {
+/// Whether stdin is a terminal whose foreground group is ours: only then is
+/// the terminal ours to hand to the command (a backgrounded entrypoint must
+/// not take it from the shell that started it).
+fn in_terminal_foreground() -> bool {
+    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+        && nix::unistd::tcgetpgrp(std::io::stdin()).is_ok_and(|group| group == nix::unistd::getpgrp())
+}
+
+fn exec_child(launch: &Launch, owns_terminal: bool) -> ! {
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // Make the child's group the terminal's foreground group, so that Ctrl-C
     // reaches it and job control works; SIGTTOU is still blocked here.
-    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+    if owns_terminal {
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
     }
     signals::restore_dispositions();
@@ -113,8 +127,11 @@ impl<'a> Supervisor<'a> {
         loop {
             let timeout = self.next_deadline().map(|at| at.saturating_duration_since(Instant::now()));
             match self.handled.wait(timeout) {
-                Some(libc::SIGCHLD) => {}
-                Some(signal) => self.forward(signal),
+                Some(received) if received.signal == libc::SIGCHLD => {}
+                Some(received) if received.is_self_inflicted() => {
+                    self.diag.verbose(format_args!("ignoring {}, caused by entrypoint itself", name(received.signal)));
+                }
+                Some(received) => self.forward(received.signal),
                 None => self.on_deadline(),
             }
             // Reap after every wake-up: SIGCHLDs coalesce, one may stand for many.
@@ -137,6 +154,10 @@ impl<'a> Supervisor<'a> {
     }
 
     fn forward(&mut self, signal: i32) {
+        if self.main_exit.is_some() && signal == libc::SIGTSTP {
+            // Stopping every process mid-cleanup would stall the drain.
+            return;
+        }
         if self.main_exit.is_some() {
             self.diag.verbose(format_args!("passing {} to the remaining processes", name(signal)));
             self.signal_the_rest(signal);
@@ -197,6 +218,8 @@ impl<'a> Supervisor<'a> {
             grace
         ));
         self.signal_the_rest(libc::SIGTERM);
+        // A stopped process cannot run its SIGTERM handler until continued.
+        self.signal_the_rest(libc::SIGCONT);
         self.grace_ends = Some(Instant::now() + grace);
     }
 

@@ -76,9 +76,11 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// Variables that `activate` sets only to undo itself, or that would make
-/// the venv's Python look elsewhere for its standard library.
-const REMOVED: &[&str] = &["PYTHONHOME", "_OLD_VIRTUAL_PATH", "_OLD_VIRTUAL_PYTHONHOME", "_OLD_VIRTUAL_PS1"];
+/// PYTHONHOME would make the venv's Python look elsewhere for its standard
+/// library; `_OLD_VIRTUAL_*` are what `activate` keeps only to undo itself.
+fn removed(key: &OsStr) -> bool {
+    key == "PYTHONHOME" || key.as_bytes().starts_with(b"_OLD_VIRTUAL_")
+}
 
 /// The child's environment: `env` with the venv activated. `<venv>/bin`
 /// ends up first in PATH exactly once, however often entrypoint is nested.
@@ -88,7 +90,7 @@ pub fn activate(env: Vec<(OsString, OsString)>, venv: &Venv) -> Vec<(OsString, O
     let path = prepend_once(bin.as_os_str(), old_path.as_deref().unwrap_or(OsStr::new(DEFAULT_PATH)));
     let mut activated: Vec<(OsString, OsString)> = env
         .into_iter()
-        .filter(|(key, _)| !REMOVED.iter().any(|removed| key == removed))
+        .filter(|(key, _)| !removed(key))
         .filter(|(key, _)| !matches!(key.to_str(), Some("PATH" | "VIRTUAL_ENV" | "VIRTUAL_ENV_PROMPT")))
         .collect();
     activated.push(("PATH".into(), path));
@@ -174,6 +176,7 @@ mod tests {
             ("PATH".into(), "/usr/bin:/bin".into()),
             ("PYTHONHOME".into(), "/usr".into()),
             ("_OLD_VIRTUAL_PATH".into(), "/x".into()),
+            ("_OLD_VIRTUAL_ZDOTDIR".into(), "/y".into()),
             ("HOME".into(), "/root".into()),
         ];
         let env = activate(env, &venv());
@@ -183,6 +186,7 @@ mod tests {
         assert_eq!(get(&env, "HOME").unwrap(), "/root");
         assert_eq!(get(&env, "PYTHONHOME"), None);
         assert_eq!(get(&env, "_OLD_VIRTUAL_PATH"), None);
+        assert_eq!(get(&env, "_OLD_VIRTUAL_ZDOTDIR"), None);
         assert_eq!(get(&env, "PS1"), None);
     }
 

@@ -99,9 +99,27 @@ fn a_real_venvs_python_runs_with_the_venv_as_prefix() {
 #[test]
 fn a_slash_in_the_command_means_a_path_not_a_search() {
     let scratch = Scratch::new("slash");
+    scratch.file("on-path/sub/tool", "#!/bin/sh\necho found through PATH\n", 0o755);
+    let elsewhere = scratch.path("cwd");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let path = format!("{}:/usr/bin:/bin", scratch.path("on-path").display());
+    let run = run(plain().env("PATH", path).current_dir(&elsewhere).arg("sub/tool"));
+    assert_eq!(run.code(), 127, "sub/tool must be relative to the working directory, not looked up: {}", run.stdout);
+}
+
+#[test]
+fn a_venv_python_linking_to_a_missing_interpreter_is_127_not_another_python_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("dangling-python");
     let venv = scratch.venv("app", None);
-    let run = run(plain().env("ENTRYPOINT_VENV", &venv).current_dir(&scratch.0).arg("bin/python"));
-    assert_eq!(run.code(), 127, "bin/python must be relative to the working directory, not looked up");
+    std::os::unix::fs::symlink("/nonexistent/bin/python3.11", venv.join("bin/python3")).unwrap();
+    for mut command in [plain(), as_pid1()] {
+        let run = run(command.env("ENTRYPOINT_VENV", &venv).env("PATH", "/usr/bin:/bin").args(["python3", "-c", "print(1)"]));
+        assert_eq!(run.code(), 127, "ran another python: {}", run.stdout);
+        assert!(run.stderr.contains("/nonexistent/bin/python3.11"), "{}", run.stderr);
+    }
 }
 
 #[test]

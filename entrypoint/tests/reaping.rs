@@ -70,6 +70,7 @@ fn a_worker_finishes_its_cleanup_before_entrypoint_exits_with_the_main_code_need
     assert_eq!(run.code(), 3, "{}", run.stderr);
     assert!(marker.exists(), "the worker was killed before finishing its cleanup");
     assert!(run.elapsed >= Duration::from_millis(700), "{:?}", run.elapsed);
+    assert!(run.elapsed < Duration::from_millis(2000), "waited for the grace period instead of the worker: {:?}", run.elapsed);
 }
 
 #[test]
@@ -87,6 +88,23 @@ fn a_worker_slower_than_the_grace_period_is_killed_needs_root() {
     assert_eq!(run.code(), 3, "{}", run.stderr);
     assert!(!marker.exists());
     assert!(run.elapsed < Duration::from_millis(200 + 500 + 400), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_stopped_worker_is_continued_so_that_it_can_clean_up_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("stopped");
+    let marker = scratch.path("cleaned");
+    let script = format!(
+        "(trap 'echo done > {}; exit 0' TERM; sleep 100 & wait) & worker=$!; sleep 0.2; kill -STOP $worker; exit 3",
+        marker.display()
+    );
+    let run = run(as_pid1().env("ENTRYPOINT_GRACE", "3s").args(["sh", "-c", &script]));
+    assert_eq!(run.code(), 3, "{}", run.stderr);
+    assert!(marker.exists(), "the stopped worker never ran its cleanup");
+    assert!(run.elapsed < Duration::from_millis(2000), "{:?}", run.elapsed);
 }
 
 #[test]

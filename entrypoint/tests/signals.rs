@@ -20,6 +20,17 @@ while True:
     signal.pause()
 "#;
 
+/// A Python child that takes signals off its queue one instance at a time
+/// (a handler would merge two pending instances of one signal).
+const QUEUE_READER: &str = r#"
+import signal, sys
+numbers = {int(n) for n in sys.argv[1:]}
+signal.pthread_sigmask(signal.SIG_BLOCK, numbers)
+print("ready", flush=True)
+while True:
+    print(signal.sigwaitinfo(numbers).si_signo, flush=True)
+"#;
+
 fn forwarded_in_order(pid1: bool) {
     let mut signals = vec![
         libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGTERM, libc::SIGWINCH,
@@ -32,7 +43,8 @@ fn forwarded_in_order(pid1: bool) {
     if !pid1 {
         command.env("ENTRYPOINT_SUBREAPER", "1");
     }
-    command.arg(real_python()).args(["-c", REPORTER]).args(signals.iter().map(i32::to_string));
+    // The child also reports SIGCHLD, so that a forwarded one would show.
+    command.arg(real_python()).args(["-c", REPORTER]).args(signals.iter().map(i32::to_string)).arg(libc::SIGCHLD.to_string());
     let mut running = Running::start(&mut command);
     running.wait_for_line("ready");
     let entrypoint = running.entrypoint_pid(pid1);
@@ -63,6 +75,48 @@ fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_pid1_needs_ro
 #[test]
 fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_subreaper() {
     forwarded_in_order(false);
+}
+
+#[test]
+fn a_burst_of_real_time_signals_arrives_once_each_in_order_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let realtime: Vec<i32> = (libc::SIGRTMIN()..=libc::SIGRTMAX()).collect();
+    let mut command = as_pid1();
+    command.arg(real_python()).args(["-c", QUEUE_READER]).args(realtime.iter().map(i32::to_string));
+    let mut running = Running::start(&mut command);
+    running.wait_for_line("ready");
+    let entrypoint = running.entrypoint_pid(true);
+    // Real-time signals queue: each one sent, twice, must arrive twice.
+    for &signal in &realtime {
+        running.signal(entrypoint, signal);
+        running.signal(entrypoint, signal);
+    }
+    let received: Vec<i32> = (0..realtime.len() * 2).map(|_| running.next_line().parse().unwrap()).collect();
+    let expected: Vec<i32> = realtime.iter().flat_map(|&s| [s, s]).collect();
+    assert_eq!(received, expected);
+    running.signal(entrypoint, libc::SIGKILL);
+    let _ = running.finish();
+}
+
+#[test]
+fn a_sigpipe_entrypoint_causes_itself_is_not_forwarded_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    // Verbose logs go to a stderr whose reader has gone: every write raises
+    // SIGPIPE in entrypoint, which must not pass it on to the command.
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    let output = as_pid1()
+        .env("ENTRYPOINT_VERBOSE", "1")
+        .args(["sh", "-c", "sleep 0.3; echo survived"])
+        .stderr(std::process::Stdio::from(writer))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "survived\n");
+    assert_eq!(output.status.code(), Some(0));
 }
 
 #[test]

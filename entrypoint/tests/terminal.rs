@@ -75,3 +75,20 @@ fn stty_tostop_never_stops_entrypoint_as_subreaper() {
     command.env("ENTRYPOINT_SUBREAPER", "1");
     tostop_does_not_stop_entrypoint(command);
 }
+
+#[test]
+fn a_backgrounded_entrypoint_leaves_the_terminal_to_the_shell() {
+    let mut pty = OnPty::spawn(plain().env("PS1", "$ ").args(["bash", "--norc", "--noprofile", "-i"]));
+    let line = format!(
+        "ENTRYPOINT_SUBREAPER=1 {} sleep 1 & sleep 0.3; echo \"fg=$(ps -o tpgid= -p $$) own=$(ps -o pgid= -p $$)\"; exit 0\n",
+        binary().display()
+    );
+    pty.type_bytes(line.as_bytes());
+    assert_eq!(pty.exit_code_within(Duration::from_secs(5)), Some(0), "screen:\n{}", pty.screen());
+    let screen = pty.screen();
+    let report = screen.lines().filter(|l| !l.contains("$(")).find_map(|l| l.split_once("fg=")).map(|(_, r)| r.to_string());
+    let report = report.unwrap_or_else(|| panic!("{screen}"));
+    let numbers: Vec<&str> = report.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
+    assert_eq!(numbers.len(), 2, "{report}");
+    assert_eq!(numbers[0], numbers[1], "the terminal's foreground group moved away from the shell: {report}");
+}
