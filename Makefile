@@ -72,7 +72,8 @@ test: binaries deps-test
 bench: build deps-bench
 	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
 	cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it; echo; \
-	cargo bench --locked --quiet -p entrypoint --bench versus_tini
+	cargo bench --locked --quiet -p entrypoint --bench versus_tini; echo; \
+	cargo bench --locked --quiet -p find-libdeps --bench versus_pipeline
 
 deps-build:
 	$(call apt_ensure,$(APT_BUILD))

@@ -214,14 +214,56 @@ impl<'a> Dpkg<'a> {
 /// A real Debian root filesystem of `suite`, made once (per target dir) with
 /// mmdebstrap and shared by every test; concurrent tests wait for one build.
 pub fn rootfs(suite: &str) -> PathBuf {
+    cached_rootfs(&format!("rootfs-{suite}"), suite, ROOTFS_PACKAGES, |_| {})
+}
+
+/// A bookworm rootfs with real virtualenvs: /opt/source-venv with psycopg2,
+/// lxml and Pillow built from source against Debian's -dev packages, and
+/// /opt/wheel-venv with manylinux wheels (numpy, psycopg2-binary) that
+/// bundle their libraries auditwheel's way. pip reaches PyPI with the
+/// machine's CA bundle bind-mounted in, never copied into the rootfs, and a
+/// clean environment (requests prefers REQUESTS_CA_BUNDLE over PIP_CERT).
+pub fn venv_rootfs() -> PathBuf {
+    cached_rootfs("rootfs-bookworm-venvs", "bookworm", VENV_ROOTFS_PACKAGES, |dir| {
+        let pip_cache = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/venvkit/pip");
+        std::fs::create_dir_all(&pip_cache).unwrap();
+        std::fs::create_dir_all(dir.join("root/.cache/pip")).unwrap();
+        for file in ["etc/venvkit-ca.crt", "etc/resolv.conf"] {
+            let _ = std::fs::remove_file(dir.join(file));
+            std::fs::write(dir.join(file), b"").unwrap();
+        }
+        let build = "set -e
+python3 -m venv /opt/source-venv
+/opt/source-venv/bin/pip install --quiet --no-binary psycopg2,lxml,Pillow psycopg2 lxml Pillow
+python3 -m venv /opt/wheel-venv
+/opt/wheel-venv/bin/pip install --quiet --only-binary :all: numpy psycopg2-binary";
+        let script = format!(
+            "set -e; R=\"$0\"; mount --bind /proc \"$R/proc\"; mount --bind /dev \"$R/dev\"; \
+             mount --bind /etc/ssl/certs/ca-certificates.crt \"$R/etc/venvkit-ca.crt\"; \
+             mount --bind /etc/resolv.conf \"$R/etc/resolv.conf\"; mount --bind \"$1\" \"$R/root/.cache/pip\"; \
+             chroot \"$R\" env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/etc/venvkit-ca.crt \
+             PIP_DISABLE_PIP_VERSION_CHECK=1 sh -c '{build}'"
+        );
+        let output = Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]).arg(dir).arg(&pip_cache).output().unwrap();
+        assert!(output.status.success(), "building the venvs: {}", String::from_utf8_lossy(&output.stderr));
+        std::fs::write(dir.join("etc/resolv.conf"), b"").unwrap();
+    })
+}
+
+pub const VENV_ROOTFS_PACKAGES: &[&str] = &[
+    "python3-venv", "python3-dev", "gcc", "libc6-dev", "libpq-dev", "libxml2-dev", "libxslt1-dev", "libjpeg-dev",
+    "zlib1g-dev", "binutils", "dpkg-dev",
+];
+
+fn cached_rootfs(name: &str, suite: &str, packages: &[&str], finish: impl FnOnce(&Path)) -> PathBuf {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venvkit-fixtures");
     std::fs::create_dir_all(&fixtures).unwrap();
-    let dir = fixtures.join(format!("rootfs-{suite}"));
-    let lock = std::fs::File::create(fixtures.join(format!("rootfs-{suite}.lock"))).unwrap();
+    let dir = fixtures.join(name);
+    let lock = std::fs::File::create(fixtures.join(format!("{name}.lock"))).unwrap();
     nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).map(|lock| {
         if !dir.join(".venvkit-complete").exists() {
             let _ = std::fs::remove_dir_all(&dir);
-            let packages = ROOTFS_PACKAGES.join(",");
+            let packages = packages.join(",");
             let output = Command::new("mmdebstrap")
                 .args(["--quiet", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"])
                 .arg(format!("--include={packages}"))
@@ -230,6 +272,7 @@ pub fn rootfs(suite: &str) -> PathBuf {
                 .output()
                 .expect("mmdebstrap is missing: make test installs it");
             assert!(output.status.success(), "mmdebstrap {suite}: {}", String::from_utf8_lossy(&output.stderr));
+            finish(&dir);
             std::fs::write(dir.join(".venvkit-complete"), b"").unwrap();
         }
         drop(lock);
