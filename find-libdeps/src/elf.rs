@@ -88,9 +88,12 @@ fn malformed<T>(why: impl Into<String>) -> Result<T, Malformed> {
 
 /// Reads `file` if it is an ELF object of kind `expected`.
 pub fn read(file: &File, expected: Kind) -> Result<Read, Malformed> {
-    let length = file.metadata()?.len();
     let mut ident = [0u8; 64];
     let got = read_up_to(file, &mut ident, 0)?;
+    if got < 4 || ident[..4] != MAGIC {
+        return Ok(Read::NotElf);
+    }
+    let length = file.metadata()?.len();
     parse(&ident[..got], length, expected, |buffer, offset| {
         file.read_exact_at(buffer, offset).map_err(Malformed::from)
     })
