@@ -39,6 +39,9 @@ pub fn apt_get(arguments: &[String], lock_timeout: Duration, diag: Diag) -> std:
         .args(["-q", "-y", "-o", "Dpkg::Use-Pty=0", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"])
         .arg("-o")
         .arg(format!("DPkg::Lock::Timeout={}", lock_timeout.as_secs()))
+        // apt's own retries come without growing delays and hide the
+        // attempts from the log; apt-install retries transient failures.
+        .args(["-o", "Acquire::Retries=0"])
         .args(arguments)
         // Only for apt's children: nothing is written to the image's config.
         .env("DEBIAN_FRONTEND", "noninteractive")
@@ -125,6 +128,30 @@ pub fn install_failure(text: &str, requested: &[String]) -> Failure {
     if is_transient(text) { Failure::Transient(message) } else { Failure::Permanent(message) }
 }
 
+/// Adds the versions apt knows to a "has no version" failure.
+pub fn with_available_versions(failure: Failure) -> Failure {
+    let Failure::Permanent(message) = &failure else { return failure };
+    let Some((package, _)) = message.split_once(" has no version ") else { return failure };
+    let output = Command::new("apt-cache").args(["madison", package]).output();
+    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let versions = available_versions(&text);
+    if versions.is_empty() {
+        return Failure::Permanent(format!("{message} (no version of it is available)"));
+    }
+    Failure::Permanent(format!("{message}; available: {}", versions.join(", ")))
+}
+
+/// The versions in `apt-cache madison` output, each once, as listed.
+fn available_versions(madison: &str) -> Vec<String> {
+    let mut versions: Vec<String> = Vec::new();
+    for version in madison.lines().filter_map(|line| line.split('|').nth(1)).map(str::trim) {
+        if !versions.iter().any(|v| v == version) {
+            versions.push(version.to_string());
+        }
+    }
+    versions
+}
+
 fn is_transient(text: &str) -> bool {
     text.lines().filter(|line| line.starts_with("E: ") || line.starts_with("W: ") || line.starts_with("Err:") || line.starts_with(' '))
         .any(|line| TRANSIENT.iter().any(|pattern| line.contains(pattern)))
@@ -189,6 +216,12 @@ mod tests {
     fn a_missing_version_is_permanent() {
         let text = "E: Version '9.9' for 'tree' was not found\n";
         assert_eq!(install_failure(text, &[]), Failure::Permanent("tree has no version 9.9".into()));
+    }
+
+    #[test]
+    fn madison_lists_each_version_once() {
+        let text = " tree |  2.1.0-1 | http://deb.debian.org/debian bookworm/main amd64 Packages\n tree |  2.1.0-1 | http://x bookworm/main Sources\n tree | 2.0.2-1 | http://y Packages\n";
+        assert_eq!(available_versions(text), ["2.1.0-1", "2.0.2-1"]);
     }
 
     #[test]

@@ -177,7 +177,7 @@ fn install(cli: &Cli, request: &Request, diag: Diag) -> Result<u32, Failure> {
     with_retries(cli, diag, "apt-get install", || {
         let output = apt::apt_get(&install, cli.lock_timeout, diag).map_err(|err| Failure::Permanent(format!("cannot run apt-get: {err}")))?;
         if !output.success {
-            return Err(apt::install_failure(&output.text, &requested));
+            return Err(apt::with_available_versions(apt::install_failure(&output.text, &requested)));
         }
         if cli.dry_run {
             let plan: String = output.text.lines().filter(|l| l.starts_with("Inst ") || l.starts_with("Conf ")).map(|l| format!("{l}\n")).collect();

@@ -1,0 +1,260 @@
+//! What goes wrong, against local repositories on 127.0.0.1: unknown
+//! packages and versions, transient mirror failures retried and permanent
+//! ones not, failing sources, a held lock, not being root, failing
+//! maintainer scripts; each cleaned up after.
+
+mod support;
+
+use support::*;
+
+const NO_LISTS: &str = "find /var/lib/apt/lists /var/cache/apt -type f \\( -name '*Packages*' -o -name '*Release*' -o -name '*.bin' -o -name '*.deb' \\)";
+
+fn hello_repo(scratch: &Scratch, failures: usize) -> Server {
+    Server::start(hello_packages(scratch), failures)
+}
+
+fn hello_packages(scratch: &Scratch) -> std::path::PathBuf {
+    repository(
+        scratch,
+        &[
+            Deb::new("venvkit-hello", "1.0"),
+            Deb::new("venvkit-hello", "1.1"),
+            Deb { provides: Some("venvkit-virtual"), ..Deb::new("venvkit-provider-a", "1.0") },
+            Deb { provides: Some("venvkit-virtual"), ..Deb::new("venvkit-provider-b", "1.0") },
+            Deb { postinst: Some("#!/bin/sh\necho failing on purpose >&2\nexit 1\n"), ..Deb::new("venvkit-fails", "1.0") },
+        ],
+    )
+}
+
+fn layer_with(name: &str, server: &Server) -> Layer {
+    let layer = Layer::new(name);
+    layer.sources(&server.source());
+    layer
+}
+
+#[test]
+fn a_local_package_installs_and_the_layer_is_clean_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("local");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("local", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.lines().last().unwrap(), "apt-install: installed 1 package (venvkit-hello), 0.0 KiB added, 1 attempt");
+    let (_, status, _) = text(&layer.run("dpkg-query -W -f '${db:Status-Abbrev}${Version}' venvkit-hello"));
+    assert_eq!(status, "ii 1.1");
+    let (_, left, _) = text(&layer.run(NO_LISTS));
+    assert_eq!(left, "", "left behind");
+}
+
+#[test]
+fn an_unknown_package_fails_at_once_naming_it_and_changes_nothing_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("unknown");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("unknown", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello venvkit-no-such-package"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("apt-install: unknown package venvkit-no-such-package"), "{stderr}");
+    assert!(!stderr.contains("attempt 2"), "a permanent error was retried: {stderr}");
+    let (_, status, _) = text(&layer.run("dpkg-query -W venvkit-hello 2>&1 || true"));
+    assert!(status.contains("no packages found"), "something was installed: {status}");
+    let (_, left, _) = text(&layer.run(NO_LISTS));
+    assert_eq!(left, "", "a failure must clean too");
+}
+
+#[test]
+fn a_virtual_package_names_its_providers_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("virtual");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("virtual", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-virtual"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("venvkit-provider-a") && stderr.contains("venvkit-provider-b"), "{stderr}");
+}
+
+#[test]
+fn a_missing_version_lists_the_versions_there_are_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("version");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("version", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello=9.9"));
+    assert_eq!(code, 1);
+    let line = stderr.lines().last().unwrap();
+    assert!(line.contains("venvkit-hello has no version 9.9") && line.contains("1.0") && line.contains("1.1"), "{line}");
+}
+
+#[test]
+fn transient_mirror_failures_are_retried_until_it_answers_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("flaky");
+    let server = Server::failing(hello_packages(&scratch), 1, ".deb");
+    let layer = layer_with("flaky", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("attempt 2/3"), "{stderr}");
+}
+
+#[test]
+fn a_mirror_that_always_fails_ends_after_exactly_n_attempts_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("down");
+    let server = hello_repo(&scratch, usize::MAX);
+    let layer = layer_with("down", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install --retries 2 venvkit-hello"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("attempt 2/2") && !stderr.contains("attempt 3"), "{stderr}");
+    assert!(stderr.lines().last().unwrap().contains("gave up after 2 attempts"), "{stderr}");
+    assert!(stderr.contains("503"), "{stderr}");
+}
+
+#[test]
+fn a_failing_source_fails_the_update_naming_it_unless_allowed_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("badsource");
+    let server = hello_repo(&scratch, 0);
+    let layer = Layer::new("badsource");
+    // Another loopback address: apt gives up on a whole host after one
+    // refused connection, so the good repository must not share it.
+    layer.sources(&format!("{}deb [trusted=yes] http://127.0.0.2:9/ ./\n", server.source()));
+    let (code, _, stderr) = text(&layer.run("apt-install --retries 1 venvkit-hello"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.lines().last().unwrap().contains("http://127.0.0.2:9/"), "{stderr}");
+    let (code, _, stderr) = text(&layer.run("apt-install --retries 1 --allow-update-errors venvkit-hello"));
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_held_dpkg_lock_is_waited_for_then_124_naming_the_holder_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("lock");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("lock", &server);
+    // The holder runs inside the layer too: a shell holding the lock with flock(1)
+    // would be a different kind of lock, so use dpkg's own fcntl lock via python-less
+    // means: apt-get's frontend lock, held by a sleeping apt-get process.
+    let script = "(exec 9>/var/lib/dpkg/lock-frontend; python3 -c 1 2>/dev/null; sleep 5) & sleep 0.2; apt-install --lock-timeout 1s venvkit-hello";
+    let _ = script;
+    let holder = "perl -e 'use Fcntl; open(my $f, \">>\", \"/var/lib/dpkg/lock-frontend\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die \"lock: $!\"; print \"$$\\n\"; sleep 10'";
+    let run = format!("{holder} > /tmp/holder & sleep 0.5; apt-install --lock-timeout 1s venvkit-hello; echo \"exit=$? holder=$(cat /tmp/holder)\"");
+    let (_, stdout, stderr) = text(&layer.run(&run));
+    let holder_pid = stdout.trim().rsplit("holder=").next().unwrap_or_default().to_string();
+    assert!(stdout.contains("exit=124"), "{stdout} {stderr}");
+    assert!(stderr.contains(&format!("held by PID {holder_pid}")), "{stderr} (holder {holder_pid})");
+}
+
+#[test]
+fn not_root_fails_at_once_saying_so_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let layer = Layer::new("notroot");
+    let (code, _, stderr) = text(&layer.run_as("apt-install tree", Some("nobody:nogroup")));
+    assert_eq!(code, 1);
+    assert_eq!(stderr, "apt-install: must be run as root: it installs packages into this system\n");
+}
+
+#[test]
+fn a_failing_maintainer_script_leaves_nothing_half_installed_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("postinst");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("postinst", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-fails"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.lines().last().unwrap().contains("venvkit-fails"), "{stderr}");
+    let (_, audit, _) = text(&layer.run("dpkg --audit"));
+    assert_eq!(audit, "", "half-installed packages remain");
+    let (_, status, _) = text(&layer.run("dpkg-query -W -f '${db:Status-Abbrev}' venvkit-fails 2>&1 || true"));
+    assert!(!status.starts_with("i"), "{status}");
+}
+
+#[test]
+fn a_system_broken_before_the_run_is_refused_unless_fix_broken_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("broken");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("broken", &server);
+    let deb = "/venvkit-hello_1.0_all.deb";
+    std::fs::copy(scratch.path("repo/venvkit-hello_1.0_all.deb"), layer.upper(deb)).unwrap();
+    let (code, _, stderr) = text(&layer.run(&format!("dpkg --unpack {deb} >/dev/null && apt-install venvkit-provider-a")));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already broken") && stderr.contains("venvkit-hello"), "{stderr}");
+    let (code, _, stderr) = text(&layer.run("apt-install --fix-broken venvkit-provider-a"));
+    assert_eq!(code, 0, "{stderr}");
+    let (_, audit, _) = text(&layer.run("dpkg --audit"));
+    assert_eq!(audit, "");
+}
+
+#[test]
+fn a_dry_run_prints_the_plan_and_changes_nothing_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("dry");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("dry", &server);
+    let (code, stdout, stderr) = text(&layer.run("apt-install --dry-run venvkit-hello"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Inst venvkit-hello"), "{stdout}");
+    let (_, status, _) = text(&layer.run("dpkg-query -W venvkit-hello 2>&1 || true"));
+    assert!(status.contains("no packages found"), "{status}");
+    let (_, left, _) = text(&layer.run(NO_LISTS));
+    assert_eq!(left, "");
+}
+
+#[test]
+fn a_cache_mount_is_kept_and_reused_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("cache");
+    let server = hello_repo(&scratch, 0);
+    let mut layer = layer_with("cache", &server);
+    let cache = scratch.path("cache-mount");
+    std::fs::create_dir_all(&cache).unwrap();
+    layer.binds.push((cache.clone(), "/var/cache/apt".into()));
+    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(cache.join("archives/venvkit-hello_1.1_all.deb").exists(), "the mounted cache was emptied");
+    let (_, left, _) = text(&layer.run("find /var/lib/apt/lists -name '*Packages*'"));
+    assert_eq!(left, "", "what is not mounted is still cleaned");
+}
+
+#[test]
+fn local_deb_files_install_and_a_missing_one_is_a_usage_error_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("debfile");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("debfile", &server);
+    std::fs::copy(scratch.path("repo/venvkit-hello_1.0_all.deb"), layer.upper("/venvkit-hello_1.0_all.deb")).unwrap();
+    let (code, _, stderr) = text(&layer.run("cd / && apt-install venvkit-hello_1.0_all.deb"));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = text(&layer.run("cd / && apt-install missing_1.0_all.deb"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("./missing_1.0_all.deb"), "{stderr}");
+}

@@ -1,0 +1,279 @@
+//! Fixtures for apt-install's tests: a bookworm rootfs made once with
+//! mmdebstrap, a fresh overlay layer of it per test (as a Dockerfile's RUN
+//! gets), local packages built with dpkg-deb and served by a small HTTP
+//! server on 127.0.0.1 that can answer 503 on purpose.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub fn binary() -> PathBuf {
+    match std::env::var_os("APT_INSTALL_BIN").filter(|path| !path.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => assert_cmd::cargo::cargo_bin("apt-install"),
+    }
+}
+
+pub fn root_or_skip() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: this test needs root (mmdebstrap, overlay mounts, chroot); CI runs as root");
+    }
+    root
+}
+
+/// A scratch directory, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("apt-install-test-{name}-{}-{unique}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.0.join(relative)
+    }
+
+    pub fn write(&self, relative: &str, contents: &[u8]) -> PathBuf {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The base every test's layer starts from: a minimal bookworm.
+pub fn base_rootfs() -> PathBuf {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venvkit-fixtures");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    let dir = fixtures.join("rootfs-bookworm-apt");
+    let lock = std::fs::File::create(fixtures.join("rootfs-bookworm-apt.lock")).unwrap();
+    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
+    if !dir.join(".venvkit-complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let output = Command::new("mmdebstrap")
+            .args(["--quiet", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr", "bookworm"])
+            .arg(&dir)
+            .output()
+            .expect("mmdebstrap is missing: make test installs it");
+        assert!(output.status.success(), "mmdebstrap: {}", String::from_utf8_lossy(&output.stderr));
+        // mmdebstrap leaves the lists it used; a real base image has none.
+        for entry in std::fs::read_dir(dir.join("var/lib/apt/lists")).unwrap().flatten() {
+            if entry.path().is_file() && entry.file_name() != "lock" {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+        std::fs::write(dir.join(".venvkit-complete"), b"").unwrap();
+    }
+    drop(lock);
+    dir
+}
+
+/// One overlay layer on the base: what a test's RUN writes lands in
+/// `upper`, the base stays untouched.
+pub struct Layer {
+    pub scratch: Scratch,
+    lower: PathBuf,
+    /// Extra bind mounts (host path, path inside the layer).
+    pub binds: Vec<(PathBuf, String)>,
+}
+
+impl Layer {
+    pub fn new(name: &str) -> Layer {
+        let scratch = Scratch::new(name);
+        for dir in ["upper", "work", "merged"] {
+            std::fs::create_dir_all(scratch.path(dir)).unwrap();
+        }
+        let layer = Layer { scratch, lower: base_rootfs(), binds: Vec::new() };
+        let bin = layer.upper("usr/local/bin/apt-install");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::copy(binary(), &bin).unwrap();
+        layer
+    }
+
+    /// A path in the layer's own changes.
+    pub fn upper(&self, inner: &str) -> PathBuf {
+        self.scratch.path("upper").join(inner.trim_start_matches('/'))
+    }
+
+    /// Writes a file into the layer (shadowing the base's).
+    pub fn write(&self, inner: &str, contents: &str) {
+        let path = self.upper(inner);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    /// Points apt at `sources` only.
+    pub fn sources(&self, sources: &str) {
+        self.write("/etc/apt/sources.list", sources);
+    }
+
+    /// Runs `script` with sh inside the layer, as root in a chroot.
+    pub fn run(&self, script: &str) -> Output {
+        self.run_as(script, None)
+    }
+
+    pub fn run_as(&self, script: &str, user: Option<&str>) -> Output {
+        let merged = self.scratch.path("merged");
+        let mut mounts = format!(
+            "mount -t overlay overlay -o lowerdir={},upperdir={},workdir={} {m} && mount -t proc proc {m}/proc && mount --bind /dev {m}/dev",
+            self.lower.display(),
+            self.scratch.path("upper").display(),
+            self.scratch.path("work").display(),
+            m = merged.display()
+        );
+        for (host, inner) in &self.binds {
+            mounts.push_str(&format!(" && mkdir -p {m}{inner} && mount --bind {} {m}{inner}", host.display(), m = merged.display()));
+        }
+        let chroot = match user {
+            Some(user) => format!("chroot --userspec={user} {} sh -c \"$0\"", merged.display()),
+            None => format!("chroot {} sh -c \"$0\"", merged.display()),
+        };
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &format!("{mounts} && exec {chroot}"), script])
+            .env_remove("APT_INSTALL_RETRIES")
+            .env_remove("APT_INSTALL_LOCK_TIMEOUT")
+            .env_remove("APT_INSTALL_KEEP_CACHE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+pub fn text(output: &Output) -> (i32, String, String) {
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A package to build with dpkg-deb.
+pub struct Deb<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub provides: Option<&'a str>,
+    pub postinst: Option<&'a str>,
+}
+
+impl<'a> Deb<'a> {
+    pub fn new(name: &'a str, version: &'a str) -> Deb<'a> {
+        Deb { name, version, provides: None, postinst: None }
+    }
+}
+
+/// A flat apt repository of `debs`, indexed with apt-ftparchive.
+pub fn repository(dir: &Scratch, debs: &[Deb]) -> PathBuf {
+    let repo = dir.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for deb in debs {
+        let root = dir.path(&format!("build/{}-{}", deb.name, deb.version));
+        std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(root.join(format!("usr/share/{}", deb.name))).unwrap();
+        std::fs::write(root.join(format!("usr/share/{}/version", deb.name)), deb.version).unwrap();
+        let provides = deb.provides.map(|p| format!("Provides: {p}\n")).unwrap_or_default();
+        std::fs::write(
+            root.join("DEBIAN/control"),
+            format!(
+                "Package: {}\nVersion: {}\nArchitecture: all\nMaintainer: venvkit tests <tests@venvkit.invalid>\n{provides}Description: a venvkit test package\n",
+                deb.name, deb.version
+            ),
+        )
+        .unwrap();
+        if let Some(postinst) = deb.postinst {
+            let script = root.join("DEBIAN/postinst");
+            std::fs::write(&script, postinst).unwrap();
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        let built = Command::new("dpkg-deb")
+            .args(["--root-owner-group", "--build"])
+            .arg(&root)
+            .arg(repo.join(format!("{}_{}_all.deb", deb.name, deb.version)))
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "dpkg-deb: {}", String::from_utf8_lossy(&built.stderr));
+    }
+    let packages = Command::new("apt-ftparchive").arg("packages").arg(".").current_dir(&repo).output().unwrap();
+    assert!(packages.status.success(), "apt-ftparchive (make test installs apt-utils)");
+    std::fs::write(repo.join("Packages"), &packages.stdout).unwrap();
+    let release = Command::new("apt-ftparchive").arg("release").arg(".").current_dir(&repo).output().unwrap();
+    std::fs::write(repo.join("Release"), &release.stdout).unwrap();
+    repo
+}
+
+/// An HTTP server for a directory on 127.0.0.1 that answers 503 to the
+/// first `failures` requests for files ending in `failing_suffix` (".deb":
+/// downloads; "": everything; usize::MAX failures: always).
+pub struct Server {
+    pub port: u16,
+    pub failed: Arc<AtomicUsize>,
+}
+
+impl Server {
+    pub fn start(dir: PathBuf, failures: usize) -> Server {
+        Server::failing(dir, failures, "")
+    }
+
+    pub fn failing(dir: PathBuf, failures: usize, failing_suffix: &'static str) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let failed = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&failed);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let dir = dir.clone();
+                let counter = Arc::clone(&counter);
+                std::thread::spawn(move || serve(stream, &dir, |path| {
+                    path.ends_with(failing_suffix) && counter.fetch_add(1, Ordering::SeqCst) < failures
+                }));
+            }
+        });
+        Server { port, failed }
+    }
+
+    pub fn source(&self) -> String {
+        format!("deb [trusted=yes] http://127.0.0.1:{}/ ./\n", self.port)
+    }
+}
+
+fn serve(mut stream: std::net::TcpStream, dir: &Path, should_fail: impl Fn(&str) -> bool) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+        header.clear();
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').replace("./", "");
+    let head = request_line.starts_with("HEAD");
+    let response = if should_fail(&path) {
+        (503, "Service Unavailable", Vec::new())
+    } else {
+        match std::fs::read(dir.join(&path)) {
+            Ok(body) => (200, "OK", body),
+            Err(_) => (404, "Not Found", Vec::new()),
+        }
+    };
+    let (code, reason, body) = response;
+    let _ = write!(stream, "HTTP/1.1 {code} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    if !head {
+        let _ = stream.write_all(&body);
+    }
+}
