@@ -9,11 +9,11 @@ SHELL := /bin/bash
 MUSL    := x86_64-unknown-linux-musl
 PROFILE := dist
 BIN_DIR := target/bin
-TOOLS   := entrypoint find-libdeps wait-for-port
+TOOLS   := apt-install entrypoint find-libdeps wait-for-port
 
 # Debian packages each step needs (names, so `dpkg-query` can check them).
 APT_BUILD := gcc libc6-dev
-APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap
+APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap apt-utils dpkg-dev
 APT_DEMO  := netcat-openbsd
 APT_BENCH := wait-for-it tini dumb-init
 
@@ -60,7 +60,7 @@ binaries: deps-build
 test: binaries deps-test
 	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) \
 	  WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port ENTRYPOINT_BIN=$(CURDIR)/$(BIN_DIR)/entrypoint \
-	  FIND_LIBDEPS_BIN=$(CURDIR)/$(BIN_DIR)/find-libdeps; \
+	  FIND_LIBDEPS_BIN=$(CURDIR)/$(BIN_DIR)/find-libdeps APT_INSTALL_BIN=$(CURDIR)/$(BIN_DIR)/apt-install; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 	  cargo nextest run --cargo-quiet --locked --workspace --no-fail-fast --status-level fail --final-status-level flaky; \
 	else \
@@ -68,12 +68,13 @@ test: binaries deps-test
 	  cargo test --locked --workspace --quiet -- --test-threads=1; \
 	fi
 
-## bench: compare with the peers (wait-for-it, tini, dumb-init) in one run and print ratios
+## bench: compare with the peers (wait-for-it, tini, dumb-init, ldd pipelines, apt-get) and print ratios
 bench: build deps-bench
 	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
 	cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it; echo; \
 	cargo bench --locked --quiet -p entrypoint --bench versus_tini; echo; \
-	cargo bench --locked --quiet -p find-libdeps --bench versus_pipeline
+	cargo bench --locked --quiet -p find-libdeps --bench versus_pipeline; echo; \
+	cargo bench --locked --quiet -p apt-install --bench versus_apt_get
 
 deps-build:
 	$(call apt_ensure,$(APT_BUILD))

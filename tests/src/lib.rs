@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// The tools `make build` ships.
-pub const TOOLS: &[&str] = &["entrypoint", "find-libdeps", "wait-for-port"];
+pub const TOOLS: &[&str] = &["apt-install", "entrypoint", "find-libdeps", "wait-for-port"];
 
 /// `VENVKIT_BIN_DIR` (set by make), else the workspace's `target/bin`.
 pub fn bin_dir() -> PathBuf {
