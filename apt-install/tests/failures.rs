@@ -148,17 +148,43 @@ fn a_held_dpkg_lock_is_waited_for_then_124_naming_the_holder_needs_root() {
     let scratch = Scratch::new("lock");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("lock", &server);
-    // The holder runs inside the layer too: a shell holding the lock with flock(1)
-    // would be a different kind of lock, so use dpkg's own fcntl lock via python-less
-    // means: apt-get's frontend lock, held by a sleeping apt-get process.
-    let script = "(exec 9>/var/lib/dpkg/lock-frontend; python3 -c 1 2>/dev/null; sleep 5) & sleep 0.2; apt-install --lock-timeout 1s venvkit-hello";
-    let _ = script;
+    // The holder runs inside the layer: perl (in every Debian) takes the
+    // same fcntl(2) lock dpkg and apt take; flock(1) would be another kind.
     let holder = "perl -e 'use Fcntl; open(my $f, \">>\", \"/var/lib/dpkg/lock-frontend\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die \"lock: $!\"; print \"$$\\n\"; sleep 10'";
     let run = format!("{holder} > /tmp/holder & sleep 0.5; apt-install --lock-timeout 1s venvkit-hello; echo \"exit=$? holder=$(cat /tmp/holder)\"");
     let (_, stdout, stderr) = text(&layer.run(&run));
     let holder_pid = stdout.trim().rsplit("holder=").next().unwrap_or_default().to_string();
     assert!(stdout.contains("exit=124"), "{stdout} {stderr}");
     assert!(stderr.contains(&format!("held by PID {holder_pid}")), "{stderr} (holder {holder_pid})");
+}
+
+#[test]
+fn a_lock_released_in_time_is_waited_for_and_the_install_goes_on_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("lock-released");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("lock-released", &server);
+    let holder = "perl -e 'use Fcntl; open(my $f, \">>\", \"/var/lib/dpkg/lock-frontend\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die; sleep 2'";
+    let run = format!("{holder} & sleep 0.5; apt-install --lock-timeout 20s venvkit-hello");
+    let (code, _, stderr) = text(&layer.run(&run));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("waiting for the dpkg lock held by PID"), "{stderr}");
+}
+
+#[test]
+fn keep_cache_keeps_the_lists_and_the_downloaded_packages_needs_root() {
+    if !root_or_skip() {
+        return;
+    }
+    let scratch = Scratch::new("keep");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("keep", &server);
+    let (code, _, stderr) = text(&layer.run("apt-install --keep-cache venvkit-hello"));
+    assert_eq!(code, 0, "{stderr}");
+    let (_, kept, _) = text(&layer.run("ls /var/cache/apt/archives/*.deb; ls /var/lib/apt/lists | grep -c Packages"));
+    assert!(kept.contains("venvkit-hello_1.1_all.deb") && kept.trim_end().ends_with('1'), "{kept}");
 }
 
 #[test]
