@@ -30,6 +30,9 @@ fn an_interactive_bash_gets_job_control_without_warnings_needs_root() {
     let mut pty = OnPty::spawn(as_pid1().env("PS1", "$ ").args(["bash", "--norc", "--noprofile", "-i"]));
     pty.type_bytes(b"echo flags=$-; sleep 0.1 & wait; jobs -l; exit 0\n");
     assert_eq!(pty.exit_code_within(Duration::from_secs(5)), Some(0), "screen:\n{}", pty.screen());
+    // The reader thread may still be catching up with the last output.
+    let printed = || pty.screen().lines().any(|line| line.contains("flags=") && !line.contains("$-"));
+    assert!(eventually(Duration::from_secs(2), printed), "screen:\n{}", pty.screen());
     let screen = pty.screen();
     let flags = screen.lines().filter(|line| !line.contains("$-")).find_map(|line| line.split_once("flags=")).map(|(_, f)| f);
     assert!(flags.is_some_and(|flags| flags.contains('m')), "no monitor mode:\n{screen}");
@@ -80,15 +83,20 @@ fn stty_tostop_never_stops_entrypoint_as_subreaper() {
 fn a_backgrounded_entrypoint_leaves_the_terminal_to_the_shell() {
     let mut pty = OnPty::spawn(plain().env("PS1", "$ ").args(["bash", "--norc", "--noprofile", "-i"]));
     let line = format!(
-        "ENTRYPOINT_SUBREAPER=1 {} sleep 1 & sleep 0.3; echo \"fg=$(ps -o tpgid= -p $$) own=$(ps -o pgid= -p $$)\"; exit 0\n",
+        "ENTRYPOINT_SUBREAPER=1 {} sleep 1 & sleep 0.3; echo report: $(ps -o tpgid= -p $$) $(ps -o pgid= -p $$); exit 0\n",
         binary().display()
     );
     pty.type_bytes(line.as_bytes());
+    // The report line is the one with numbers after "report:", not the
+    // echoed command; the reader thread may still be catching up after exit.
+    let report = || {
+        pty.screen().lines().find_map(|l| {
+            let numbers: Vec<String> = l.strip_prefix("report: ")?.split_whitespace().map(str::to_string).collect();
+            (numbers.len() == 2 && numbers.iter().all(|n| n.parse::<u32>().is_ok())).then_some(numbers)
+        })
+    };
+    assert!(eventually(Duration::from_secs(5), || report().is_some()), "screen:\n{}", pty.screen());
+    let numbers = report().unwrap();
+    assert_eq!(numbers[0], numbers[1], "the terminal's foreground group moved away from the shell: {numbers:?}");
     assert_eq!(pty.exit_code_within(Duration::from_secs(5)), Some(0), "screen:\n{}", pty.screen());
-    let screen = pty.screen();
-    let report = screen.lines().filter(|l| !l.contains("$(")).find_map(|l| l.split_once("fg=")).map(|(_, r)| r.to_string());
-    let report = report.unwrap_or_else(|| panic!("{screen}"));
-    let numbers: Vec<&str> = report.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
-    assert_eq!(numbers.len(), 2, "{report}");
-    assert_eq!(numbers[0], numbers[1], "the terminal's foreground group moved away from the shell: {report}");
 }
