@@ -265,7 +265,7 @@ fn parse(
         .iter()
         .filter(|s| s.kind == PT_LOAD)
         .find(|s| strtab >= s.vaddr && strtab - s.vaddr < s.filesz)
-        .map(|s| s.offset + (strtab - s.vaddr))
+        .and_then(|s| s.offset.checked_add(strtab - s.vaddr))
         .ok_or(Malformed("the string table is outside every loaded segment".into()))?;
     let strings = read_region(&read_at, length, strtab_offset, strsz, "dynamic string table")?;
     let string = |offset: u64| -> Result<String, Malformed> {
@@ -345,6 +345,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_segment_offset_near_the_top_of_the_address_space_is_malformed_not_an_overflow() {
+        let mut me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let phoff = u64::from_le_bytes(me[32..40].try_into().unwrap()) as usize;
+        let (size, count) = (u16::from_le_bytes([me[54], me[55]]) as usize, u16::from_le_bytes([me[56], me[57]]) as usize);
+        for entry in (0..count).map(|i| phoff + i * size) {
+            if u32::from_le_bytes(me[entry..entry + 4].try_into().unwrap()) == PT_LOAD {
+                me[entry + 8..entry + 16].copy_from_slice(&(u64::MAX - 15).to_le_bytes());
+            }
+        }
+        assert!(read_bytes(&me, X86_64).is_err());
     }
 
     #[test]

@@ -37,13 +37,8 @@ fn read_file(root: &Root, file: &Path, depth: usize, found: &mut Vec<PathBuf>) {
                 }
             }
             Some("hwcap") => {}
-            Some(_) => {
-                for dir in line.split(|c: char| c.is_whitespace() || c == ':' || c == ',').filter(|d| !d.is_empty()) {
-                    // libc5's "dir=TYPE" form: the type is not part of the path.
-                    let dir = dir.split('=').next().unwrap_or(dir);
-                    found.push(PathBuf::from(dir));
-                }
-            }
+            // As ldconfig reads it, the whole line is one directory.
+            Some(_) => found.push(PathBuf::from(line)),
         }
     }
 }
@@ -131,7 +126,7 @@ mod tests {
         symlink("/opt/a", host.join("opt/alias")).unwrap();
         std::fs::write(host.join("etc/ld.so.conf"), "include ld.so.conf.d/*.conf # inline comment\n/usr/local/lib\n").unwrap();
         std::fs::write(host.join("etc/ld.so.conf.d/20-b.conf"), "/opt/b/lib\n").unwrap();
-        std::fs::write(host.join("etc/ld.so.conf.d/10-a.conf"), "# a\n/opt/a/lib /opt/alias/lib\nhwcap 0 nosegneg\n").unwrap();
+        std::fs::write(host.join("etc/ld.so.conf.d/10-a.conf"), "# a\n/opt/a/lib\n  /opt/alias/lib  \nhwcap 0 nosegneg\n").unwrap();
         std::fs::write(host.join("etc/ld.so.conf.d/ignored.txt"), "/nope\n").unwrap();
         let dirs = directories(&Root::new(&host));
         let expected: Vec<PathBuf> = ["/opt/a/lib", "/opt/b/lib", "/usr/local/lib"].iter().map(PathBuf::from).collect();

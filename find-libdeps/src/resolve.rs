@@ -92,11 +92,13 @@ pub struct Resolver<'a> {
     candidates: std::cell::RefCell<HashMap<PathBuf, Option<FileKey>>>,
 }
 
-/// One object of a load: which object, the name it was loaded by, and the
-/// object that loaded it (for RPATH inheritance).
+/// One object of a load: which object, the name it was loaded by, the path
+/// it was opened through (its $ORIGIN), and the object that loaded it (for
+/// RPATH inheritance).
 struct Loaded {
     object: usize,
     name: String,
+    opened: PathBuf,
     loader: Option<usize>,
 }
 
@@ -122,7 +124,10 @@ impl<'a> Resolver<'a> {
         }
         let mut resolution = Resolution::default();
         let mut visited = HashSet::new();
-        let roots: Vec<usize> = (0..self.objects.len()).filter(|index| !reached.contains(index)).collect();
+        // Executables and modules Python can import are loaded on their own
+        // too, without any RPATH to inherit, even if another object loads them.
+        let roots: Vec<usize> =
+            (0..self.objects.len()).filter(|index| !reached.contains(index) || self.is_entry_point(*index)).collect();
         for root in roots {
             visited.extend(self.load(root, &mut resolution));
         }
@@ -135,9 +140,18 @@ impl<'a> Resolver<'a> {
         resolution
     }
 
+    /// An executable, or an unversioned `*.so` outside auditwheel's
+    /// `*.libs/` directories: something a program or `import` opens itself.
+    fn is_entry_point(&self, index: usize) -> bool {
+        let object = &self.objects[index];
+        let bundled = object.path.components().any(|c| c.as_os_str().to_string_lossy().ends_with(".libs"));
+        object.dynamic.interpreter.is_some() || (object.path.extension().is_some_and(|e| e == "so") && !bundled)
+    }
+
     /// One load, breadth-first as ld.so does it; returns the objects loaded.
     fn load(&self, root: usize, resolution: &mut Resolution) -> Vec<usize> {
-        let mut loads = vec![Loaded { object: root, name: String::new(), loader: None }];
+        let opened = self.objects[root].path.clone();
+        let mut loads = vec![Loaded { object: root, name: String::new(), opened, loader: None }];
         let mut keys_loaded: HashSet<FileKey> = HashSet::from([self.objects[root].key]);
         let mut system_loaded: HashMap<String, PathBuf> = HashMap::new();
         let mut queue = VecDeque::from([0usize]);
@@ -173,9 +187,9 @@ impl<'a> Resolver<'a> {
                 match self.search(needed, &chain) {
                     Ok((path, how, key)) => match self.by_key.get(&key) {
                         Some(&found) => {
-                            resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how, path, in_tree: true });
+                            resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how, path: path.clone(), in_tree: true });
                             if keys_loaded.insert(key) {
-                                loads.push(Loaded { object: found, name: needed.clone(), loader: Some(current) });
+                                loads.push(Loaded { object: found, name: needed.clone(), opened: path.clone(), loader: Some(current) });
                                 queue.push_back(loads.len() - 1);
                             }
                         }
@@ -203,12 +217,13 @@ impl<'a> Resolver<'a> {
         loads.into_iter().map(|l| l.object).collect()
     }
 
-    /// The object whose need is resolved, then each object up its loader chain.
-    fn chain(&self, loads: &[Loaded], current: usize) -> Vec<usize> {
-        let mut chain = vec![loads[current].object];
+    /// The object whose need is resolved, then each object up its loader
+    /// chain, each with the path it was opened through.
+    fn chain(&self, loads: &[Loaded], current: usize) -> Vec<(usize, PathBuf)> {
+        let mut chain = vec![(loads[current].object, loads[current].opened.clone())];
         let mut at = loads[current].loader;
         while let Some(index) = at {
-            chain.push(loads[index].object);
+            chain.push((loads[index].object, loads[index].opened.clone()));
             at = loads[index].loader;
         }
         chain
@@ -218,12 +233,12 @@ impl<'a> Resolver<'a> {
     /// the object has no RUNPATH: its own, then each loader's that has no
     /// RUNPATH either), the object's RUNPATH, ld.so.conf, the default dirs.
     /// Returns the path as opened, or every directory searched.
-    fn search(&self, needed: &str, chain: &[usize]) -> Result<(PathBuf, How, FileKey), Vec<PathBuf>> {
+    fn search(&self, needed: &str, chain: &[(usize, PathBuf)]) -> Result<(PathBuf, How, FileKey), Vec<PathBuf>> {
         if needed.contains('/') {
             let path = PathBuf::from(needed);
             return self.candidate(&path).map(|key| (path.clone(), How::Path, key)).ok_or_else(|| vec![path]);
         }
-        let object = &self.objects[chain[0]];
+        let (object, object_opened) = (&self.objects[chain[0].0], &chain[0].1);
         let mut searched = Vec::new();
         let mut tried = HashSet::new();
         let mut attempt = |dir: &Path, how: How, searched: &mut Vec<PathBuf>| {
@@ -235,13 +250,13 @@ impl<'a> Resolver<'a> {
             self.candidate(&path).map(|key| (path, how, key))
         };
         if object.dynamic.runpath.is_empty() {
-            for &index in chain {
-                let loader = &self.objects[index];
+            for (index, opened) in chain {
+                let loader = &self.objects[*index];
                 if !loader.dynamic.runpath.is_empty() {
                     continue;
                 }
                 for entry in &loader.dynamic.rpath {
-                    let dir = expand_tokens(entry, &loader.path);
+                    let dir = expand_tokens(entry, opened);
                     if let Some(found) = attempt(&dir, How::Rpath(loader.path.clone()), &mut searched) {
                         return Ok(found);
                     }
@@ -249,7 +264,7 @@ impl<'a> Resolver<'a> {
             }
         }
         for entry in &object.dynamic.runpath {
-            let dir = expand_tokens(entry, &object.path);
+            let dir = expand_tokens(entry, object_opened);
             if let Some(found) = attempt(&dir, How::Runpath, &mut searched) {
                 return Ok(found);
             }

@@ -109,7 +109,8 @@ impl SymbolsFile {
     /// The lowest version of any symbol: what a library is depended on at
     /// when none of its symbols is used.
     fn smallest(&self, soname: &str) -> Option<&str> {
-        self.sections.get(soname)?.symbols.values().map(|(v, _)| v.as_str()).min_by(|a, b| version::compare(a, b))
+        let main_template = self.sections.get(soname)?.symbols.values().filter(|(_, template)| *template == 0);
+        main_template.map(|(v, _)| v.as_str()).min_by(|a, b| version::compare(a, b))
     }
 
     fn template(&self, soname: &str, number: usize) -> Option<&str> {
@@ -135,8 +136,10 @@ pub struct Need<'a> {
 
 impl Depends {
     /// Adds what `object` (its bytes) needs of `needs`, in DT_NEEDED order.
+    /// Unreadable symbol tables (which the loader does not need) count as
+    /// no symbols used: each library at its smallest version.
     pub fn add_object(&mut self, root: &Root, bytes: &[u8], needs: &[Need]) -> Result<(), String> {
-        let symbols = undefined_symbols(bytes)?;
+        let symbols = undefined_symbols(bytes).unwrap_or_default();
         let mut files: Vec<(usize, SymbolsFile)> = Vec::new();
         for (index, need) in needs.iter().enumerate() {
             if let Some(file) = read_info(root, need.package, need.arch, "symbols").map(|text| SymbolsFile::parse(&text)) {

@@ -83,7 +83,12 @@ fn examine(root: &Root, path: PathBuf, key: FileKey, kind: Kind, scan: &mut Scan
             scan.warnings.push(format!("{}: skipped, an ELF file for {}", path.display(), other.describe()));
         }
         Ok(Read::Object(dynamic)) if !dynamic.is_dynamic && dynamic.interpreter.is_none() => {}
-        Ok(Read::Object(dynamic)) => scan.objects.push(Object { path, key, dynamic }),
+        Ok(Read::Object(dynamic)) => {
+            // The file's own device: on overlayfs a lower layer's file does
+            // not share its directory's, and the resolver asks the file.
+            let key = file.metadata().map(|m| (m.dev(), m.ino())).unwrap_or(key);
+            scan.objects.push(Object { path, key, dynamic });
+        }
         Err(elf::Malformed(why)) => scan.warnings.push(format!("{}: skipped, a damaged ELF file: {why}", path.display())),
     }
 }

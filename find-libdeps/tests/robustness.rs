@@ -87,7 +87,10 @@ fn an_empty_tree_prints_nothing_and_exits_0() {
 fn it_spawns_no_process_and_so_needs_no_path() {
     let tree = Scratch::new("no-path");
     Build { needs: &["libz.so.1"], ..Build::library(&tree.path("m.so")) }.build();
-    let run = run(command().env_clear().arg(&tree.0));
+    // An empty PATH searches only the (empty) working directory: any
+    // program run by name would fail, and so would the run.
+    let empty = Scratch::new("no-path-cwd");
+    let run = run(command().env_clear().env("PATH", "").current_dir(&empty.0).arg(&tree.0));
     assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\nzlib1g\n"), "{}", run.stderr);
 }
 

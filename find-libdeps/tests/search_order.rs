@@ -83,7 +83,8 @@ fn runpath_wins_over_rpath_on_the_same_object() {
 #[test]
 fn origin_through_a_symlinked_directory_resolves_on_disk_not_lexically() {
     let tree = Scratch::new("origin-symlink");
-    Build { soname: Some("libB.so.1"), ..Build::library(&tree.path("vendor/deps/libB.so.1")) }.build();
+    // No SONAME: the in-tree SONAME fallback must not rescue a wrong search.
+    Build::library(&tree.path("vendor/deps/libB.so.1")).build();
     let lib_a = tree.path("vendor/lib/libA.so.1");
     Build { soname: Some("libA.so.1"), needs: &["libB.so.1"], search: &["$ORIGIN/../deps"], ..Build::library(&lib_a) }.build();
     tree.link("vendor/lib", "libs");
@@ -93,6 +94,34 @@ fn origin_through_a_symlinked_directory_resolves_on_disk_not_lexically() {
     // not exist.
     let run = run(command().arg(&tree.0));
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[test]
+fn origin_is_where_a_library_was_opened_through_a_symlinked_file() {
+    let tree = Scratch::new("origin-file-link");
+    Build::library(&tree.path("deps/libB.so.1")).build();
+    Build { soname: Some("libA.so.1"), needs: &["libB.so.1"], search: &["$ORIGIN/../deps"], ..Build::library(&tree.path("vendor/x/libA.so.1")) }
+        .build();
+    tree.link("../vendor/x/libA.so.1", "lib/libA.so.1");
+    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../lib"], ..Build::library(&tree.path("app/module.so")) }.build();
+    // libA is opened as lib/libA.so.1, so its $ORIGIN is lib/ and
+    // $ORIGIN/../deps is deps/, as dlopen finds it; from vendor/x/ it is not.
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn a_module_that_another_module_loads_is_also_resolved_on_its_own() {
+    let tree = Scratch::new("importable");
+    Build::library(&tree.path("libs/libB.so.1")).build();
+    Build { needs: &["libB.so.1"], ..Build::library(&tree.path("pkg/x.so")) }.build();
+    Build { needs: &["x.so"], search: &["$ORIGIN/../libs", "$ORIGIN"], ..Build::library(&tree.path("pkg/y.so")) }.build();
+    // Loaded through y.so, x.so inherits y's RPATH; imported by itself, it
+    // has none, and libB.so.1 cannot be found.
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("x.so: needs libB.so.1, not found"), "{}", run.stderr);
 }
 
 #[test]
