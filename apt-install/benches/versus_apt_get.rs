@@ -9,6 +9,7 @@ mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+use venvkit_suites::fixtures::median_of;
 
 const PACKAGE: &str = "tree";
 const ONE_LINER: &str = "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -q -y \
@@ -34,7 +35,7 @@ fn main() {
             }
         }
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, theirs) = (median_of(ours), median_of(theirs));
     println!("installing {PACKAGE} in a fresh layer, median of {runs}\n");
     println!("{:<44} {:>10} {:>16}", "", "time", "bytes left");
     println!("{:<44} {:>7.0} ms {:>16}", "apt-install", ours.as_secs_f64() * 1000.0, ours_left);
@@ -71,7 +72,3 @@ fn bytes(dir: &Path) -> u64 {
     total
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}

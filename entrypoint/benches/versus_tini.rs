@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use venvkit_suites::bin_dir;
+use venvkit_suites::fixtures::{median, ms};
 
 struct Peer {
     name: &'static str,
@@ -49,11 +51,6 @@ fn main() {
     println!("goal: entrypoint's overhead <= tini's + 1 ms");
 }
 
-fn bin_dir() -> PathBuf {
-    std::env::var_os("VENVKIT_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bin"))
-}
 
 fn which(name: &str) -> String {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -116,15 +113,7 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-fn median(runs: usize, mut sample: impl FnMut() -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..runs).map(|_| sample()).collect();
-    samples.sort();
-    samples[runs / 2]
-}
 
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
 
 /// Each tool's figure, with its ratio to entrypoint's.
 fn row(what: &str, figures: &[Duration]) {

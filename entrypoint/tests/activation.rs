@@ -99,7 +99,7 @@ fn a_real_venvs_python_runs_with_the_venv_as_prefix() {
 #[test]
 fn a_slash_in_the_command_means_a_path_not_a_search() {
     let scratch = Scratch::new("slash");
-    scratch.file("on-path/sub/tool", "#!/bin/sh\necho found through PATH\n", 0o755);
+    scratch.write_mode("on-path/sub/tool", "#!/bin/sh\necho found through PATH\n", 0o755);
     let elsewhere = scratch.path("cwd");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let path = format!("{}:/usr/bin:/bin", scratch.path("on-path").display());

@@ -31,7 +31,7 @@ fn options_after_the_command_belong_to_the_command() {
 #[test]
 fn a_cmd_that_looks_like_an_option_is_run_as_a_command() {
     let scratch = Scratch::new("dash-v");
-    scratch.file("-v", "#!/bin/sh\necho ran -v\n", 0o755);
+    scratch.write_mode("-v", "#!/bin/sh\necho ran -v\n", 0o755);
     let run = run(plain().env("PATH", &scratch.0).arg("-v"));
     assert_eq!(run.stdout, "ran -v\n", "{}", run.stderr);
 }

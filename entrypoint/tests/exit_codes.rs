@@ -68,7 +68,7 @@ fn a_file_that_is_not_executable_or_a_directory_is_126_needs_root() {
         return;
     }
     let scratch = Scratch::new("126");
-    let script = scratch.file("script", "#!/bin/sh\necho ran\n", 0o644);
+    let script = scratch.write_mode("script", "#!/bin/sh\necho ran\n", 0o644);
     for (mode, mut command) in both_modes() {
         let run = run(command.arg(&script));
         assert_eq!(run.code(), 126, "{mode}: {}", run.stderr);
@@ -91,7 +91,7 @@ fn a_console_script_whose_interpreter_is_gone_is_127_naming_the_interpreter_need
     // A venv built against /usr/bin/python3.11, copied into an image without it.
     let scratch = Scratch::new("shebang");
     let venv = scratch.venv("app", None);
-    scratch.file("app/bin/gunicorn", "#!/nonexistent/bin/python3.11\nimport gunicorn\n", 0o755);
+    scratch.write_mode("app/bin/gunicorn", "#!/nonexistent/bin/python3.11\nimport gunicorn\n", 0o755);
     for (mode, mut command) in both_modes() {
         let run = run(command.env("ENTRYPOINT_VENV", &venv).arg("gunicorn"));
         assert_eq!(run.code(), 127, "{mode}: {}", run.stderr);

@@ -7,9 +7,11 @@
 mod support;
 
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use venvkit_suites::bin_dir;
+use venvkit_suites::fixtures::{median, ms};
 
 const PIPELINE: &str = "find \"$0\" -iname '*.so' | xargs ldd 2>/dev/null | grep '=>' | awk '{print $3}' | sort -u \
     | xargs dpkg-query -S 2>/dev/null | cut -d: -f1 | sort -u";
@@ -51,11 +53,6 @@ fn main() {
     }
 }
 
-fn bin_dir() -> PathBuf {
-    std::env::var_os("VENVKIT_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bin"))
-}
 
 fn timed(command: &mut Command) -> Duration {
     let started = Instant::now();
@@ -101,12 +98,4 @@ fn count_files(dir: &Path) -> usize {
     count
 }
 
-fn median(runs: usize, mut sample: impl FnMut() -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..runs).map(|_| sample()).collect();
-    samples.sort();
-    samples[runs / 2]
-}
 
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}

@@ -53,9 +53,16 @@ const OWNING_STATES: &[&str] = &["installed", "unpacked", "half-configured", "ha
 
 impl<'a> Database<'a> {
     /// Reads the database, indexing only the listed paths whose file names
-    /// are in `wanted`: the lists hold a hundred thousand paths, a tree
-    /// needs a few dozen.
+    /// are in `wanted` (or that a diversion moved): the lists hold a
+    /// hundred thousand paths, a tree needs a few dozen.
     pub fn open(root: &'a Root, wanted: &HashSet<Vec<u8>>) -> Result<Database<'a>, String> {
+        let diversions = read_diversions(root);
+        let mut wanted = wanted.clone();
+        for diversion in &diversions {
+            for path in [&diversion.from, &diversion.to] {
+                wanted.extend(path.file_name().map(|name| crate::rootfs::bytes(Path::new(name)).to_vec()));
+            }
+        }
         let admin = PathBuf::from(ADMIN_DIR);
         let status_path = root.host_path(&admin.join("status"));
         let status = std::fs::read(&status_path).map_err(|err| format!("{}: {err} (no dpkg database?)", status_path.display()))?;
@@ -124,7 +131,6 @@ impl<'a> Database<'a> {
                 }
             }
         }
-        let diversions = read_diversions(root);
         Ok(Database { root, packages, native_arch, by_name, diversions, canonical_dirs: Default::default() })
     }
 

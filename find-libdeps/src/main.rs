@@ -195,7 +195,7 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
 }
 
 /// The file names dpkg's lists must be searched for: every hop of every
-/// system library's symlink chain, and what diversions may have moved.
+/// system library's symlink chain.
 fn file_names_to_index(root: &Root, edges: &[&find_libdeps::resolve::Edge]) -> std::collections::HashSet<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     let mut names = std::collections::HashSet::new();
@@ -205,10 +205,6 @@ fn file_names_to_index(root: &Root, edges: &[&find_libdeps::resolve::Edge]) -> s
                 names.insert(name.as_bytes().to_vec());
             }
         }
-    }
-    let diversions = std::fs::read(root.host_path(std::path::Path::new("/var/lib/dpkg/diversions"))).unwrap_or_default();
-    for line in diversions.split(|&b| b == b'\n') {
-        names.insert(line.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec());
     }
     names
 }

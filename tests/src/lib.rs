@@ -1,4 +1,7 @@
-//! Where the suites find what `make build` produced.
+//! Where the suites find what `make build` produced, and ([`fixtures`])
+//! what every crate's tests and benchmarks share.
+
+pub mod fixtures;
 
 use std::path::PathBuf;
 

@@ -9,6 +9,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use venvkit_suites::bin_dir;
+use venvkit_suites::fixtures::median;
 
 fn main() {
     let ours = bin_dir().join("wait-for-port");
@@ -46,11 +48,6 @@ fn main() {
     println!("goals: already open <= 5 ms; noticing <= interval (250 ms) + 10 ms; overshoot <= 50 ms");
 }
 
-fn bin_dir() -> PathBuf {
-    std::env::var_os("VENVKIT_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bin"))
-}
 
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
@@ -106,11 +103,6 @@ impl SynDropper {
     }
 }
 
-fn median(runs: usize, mut sample: impl FnMut() -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..runs).map(|_| sample()).collect();
-    samples.sort();
-    samples[runs / 2]
-}
 
 fn row(what: &str, ours: Duration, peer: Duration) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

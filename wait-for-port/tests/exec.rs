@@ -67,7 +67,7 @@ fn a_missing_command_is_127_naming_it() {
 fn a_file_without_execute_permission_is_126() {
     let (_listener, port) = listener();
     let scratch = Scratch::new("noexec");
-    let script = scratch.file("script", "#!/bin/sh\necho ran\n");
+    let script = scratch.write("script", "#!/bin/sh\necho ran\n");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = run_args(&["-q", &format!("127.0.0.1:{port}"), "--", script.to_str().unwrap()]);
     assert_eq!(run.code(), 126, "{}", run.stderr);

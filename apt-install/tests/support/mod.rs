@@ -18,70 +18,24 @@ pub fn binary() -> PathBuf {
     }
 }
 
+// Not every test binary uses every shared fixture.
+#[allow(unused_imports)]
+pub use venvkit_suites::fixtures::{cached_rootfs, root_or_skip_because, Scratch};
+
 pub fn root_or_skip() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        eprintln!("skipped: this test needs root (mmdebstrap, overlay mounts, chroot); CI runs as root");
-    }
-    root
-}
-
-/// A scratch directory, removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("apt-install-test-{name}-{}-{unique}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.0.join(relative)
-    }
-
-    pub fn write(&self, relative: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    root_or_skip_because("mmdebstrap, overlay mounts, chroot")
 }
 
 /// The base every test's layer starts from: a minimal bookworm.
 pub fn base_rootfs() -> PathBuf {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venvkit-fixtures");
-    std::fs::create_dir_all(&fixtures).unwrap();
-    let dir = fixtures.join("rootfs-bookworm-apt");
-    let lock = std::fs::File::create(fixtures.join("rootfs-bookworm-apt.lock")).unwrap();
-    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
-    if !dir.join(".venvkit-complete").exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let output = Command::new("mmdebstrap")
-            .args(["--quiet", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr", "bookworm"])
-            .arg(&dir)
-            .output()
-            .expect("mmdebstrap is missing: make test installs it");
-        assert!(output.status.success(), "mmdebstrap: {}", String::from_utf8_lossy(&output.stderr));
+    cached_rootfs("rootfs-bookworm-apt", "bookworm", &[], |dir| {
         // mmdebstrap leaves the lists it used; a real base image has none.
         for entry in std::fs::read_dir(dir.join("var/lib/apt/lists")).unwrap().flatten() {
             if entry.path().is_file() && entry.file_name() != "lock" {
                 std::fs::remove_file(entry.path()).unwrap();
             }
         }
-        std::fs::write(dir.join(".venvkit-complete"), b"").unwrap();
-    }
-    drop(lock);
-    dir
+    })
 }
 
 /// One overlay layer on the base: what a test's RUN writes lands in

@@ -10,6 +10,33 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+// Not every test binary uses every shared fixture.
+#[allow(unused_imports)]
+pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, Scratch};
+
+pub fn root_or_skip() -> bool {
+    root_or_skip_because("PID and mount namespaces")
+}
+
+/// The test's own fixture: a virtualenv layout.
+pub trait VenvFixture {
+    fn venv(&self, name: &str, prompt: Option<&str>) -> PathBuf;
+}
+
+impl VenvFixture for Scratch {
+    /// pyvenv.cfg and a `bin/python` that says which python it is, like a
+    /// venv copied into an image.
+    fn venv(&self, name: &str, prompt: Option<&str>) -> PathBuf {
+        let config = match prompt {
+            Some(prompt) => format!("home = /usr/bin\nprompt = '{prompt}'\n"),
+            None => "home = /usr/bin\n".to_string(),
+        };
+        self.write_mode(&format!("{name}/pyvenv.cfg"), config, 0o644);
+        self.write_mode(&format!("{name}/bin/python"), "#!/bin/sh\necho \"venv python: $0\"\n", 0o755);
+        self.path(name)
+    }
+}
+
 /// `ENTRYPOINT_BIN` (make test points it at the static release build), else
 /// cargo's debug build.
 pub fn binary() -> PathBuf {
@@ -138,72 +165,6 @@ impl Running {
     }
 }
 
-pub fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    condition()
-}
-
-/// A scratch directory for one test, removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("entrypoint-test-{name}-{}-{unique}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// A file with the given contents and mode.
-    pub fn file(&self, name: &str, contents: &str, mode: u32) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let path = self.0.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        path
-    }
-
-    /// A virtualenv layout: pyvenv.cfg and a `bin/python` that says which
-    /// python it is, like a venv copied into an image.
-    pub fn venv(&self, name: &str, prompt: Option<&str>) -> PathBuf {
-        let root = self.0.join(name);
-        let config = match prompt {
-            Some(prompt) => format!("home = /usr/bin\nprompt = '{prompt}'\n"),
-            None => "home = /usr/bin\n".to_string(),
-        };
-        self.file(&format!("{name}/pyvenv.cfg"), &config, 0o644);
-        self.file(&format!("{name}/bin/python"), "#!/bin/sh\necho \"venv python: $0\"\n", 0o755);
-        root
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The real interpreter behind `python3` (not a pyenv shim script).
 pub fn real_python() -> PathBuf {
     let output = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
@@ -283,14 +244,4 @@ impl OnPty {
         let _ = self.child.wait();
         None
     }
-}
-
-/// Whether this test can use what root has (PID namespaces, chroot); if
-/// not, prints why the test is skipped.
-pub fn root_or_skip() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        eprintln!("skipped: this test needs root (PID and mount namespaces); CI runs as root");
-    }
-    root
 }

@@ -4,9 +4,16 @@
 //! with mmdebstrap and cached under target/.
 #![allow(dead_code)]
 
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+// Not every test binary uses every shared fixture.
+#[allow(unused_imports)]
+pub use venvkit_suites::fixtures::{cached_rootfs, is_root, root_or_skip_because, Scratch};
+
+pub fn root_or_skip() -> bool {
+    root_or_skip_because("mmdebstrap, chroot")
+}
 
 pub fn binary() -> PathBuf {
     match std::env::var_os("FIND_LIBDEPS_BIN").filter(|path| !path.is_empty()) {
@@ -35,53 +42,6 @@ pub fn run(command: &mut Command) -> Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// A scratch directory, removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        Scratch::under(&std::env::temp_dir(), name)
-    }
-
-    pub fn under(parent: &Path, name: &str) -> Scratch {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = parent.join(format!("find-libdeps-test-{name}-{}-{unique}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.0.join(relative)
-    }
-
-    pub fn mkdir(&self, relative: &str) -> PathBuf {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(&path).unwrap();
-        path
-    }
-
-    pub fn write(&self, relative: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    pub fn link(&self, target: &str, relative: &str) {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        symlink(target, path).unwrap();
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -255,47 +215,10 @@ pub const VENV_ROOTFS_PACKAGES: &[&str] = &[
     "zlib1g-dev", "binutils", "dpkg-dev",
 ];
 
-fn cached_rootfs(name: &str, suite: &str, packages: &[&str], finish: impl FnOnce(&Path)) -> PathBuf {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venvkit-fixtures");
-    std::fs::create_dir_all(&fixtures).unwrap();
-    let dir = fixtures.join(name);
-    let lock = std::fs::File::create(fixtures.join(format!("{name}.lock"))).unwrap();
-    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).map(|lock| {
-        if !dir.join(".venvkit-complete").exists() {
-            let _ = std::fs::remove_dir_all(&dir);
-            let packages = packages.join(",");
-            let output = Command::new("mmdebstrap")
-                .args(["--quiet", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"])
-                .arg(format!("--include={packages}"))
-                .arg(suite)
-                .arg(&dir)
-                .output()
-                .expect("mmdebstrap is missing: make test installs it");
-            assert!(output.status.success(), "mmdebstrap {suite}: {}", String::from_utf8_lossy(&output.stderr));
-            finish(&dir);
-            std::fs::write(dir.join(".venvkit-complete"), b"").unwrap();
-        }
-        drop(lock);
-    }).map_err(|(_, errno)| errno).unwrap();
-    dir
-}
-
 /// What the rootfs tests need: libraries whose packages list them under
 /// /lib or /usr/lib, a -dev package, an alternatives-managed library, and
 /// the tools the differential oracle uses.
 pub const ROOTFS_PACKAGES: &[&str] = &["libpq5", "zlib1g", "libc6-dev", "libblas3", "binutils", "dpkg-dev"];
-
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-pub fn root_or_skip() -> bool {
-    let root = is_root();
-    if !root {
-        eprintln!("skipped: this test needs root (mmdebstrap, chroot); CI runs as root");
-    }
-    root
-}
 
 /// The lines of find-libdeps' stdout.
 pub fn lines(text: &str) -> Vec<&str> {

@@ -9,6 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+// Not every test binary uses every shared fixture.
+#[allow(unused_imports)]
+pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, Scratch};
+
+pub fn root_or_skip() -> bool {
+    root_or_skip_because("namespaces, mounts, port 53")
+}
+
 /// The binary under test: `WAIT_FOR_PORT_BIN` (make test points it at the
 /// static release build that ships), else cargo's debug build.
 pub fn binary() -> PathBuf {
@@ -25,16 +33,6 @@ pub fn command() -> Command {
         command.env_remove(var);
     }
     command
-}
-
-/// Whether this test can use what root has (namespaces, chroot, port 53);
-/// if not, prints why the test is skipped.
-pub fn root_or_skip() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        eprintln!("skipped: this test needs root (namespaces, mounts, port 53); CI runs as root");
-    }
-    root
 }
 
 /// A finished run: its status, output and wall time.
@@ -149,36 +147,6 @@ pub fn in_private_mounts(hosts: &Path, resolv: &Path) -> Command {
     command
 }
 
-/// A scratch directory for one test, removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("wait-for-port-test-{name}-{}-{unique}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// How the fake DNS server answers.
 #[derive(Clone, Copy, Debug)]
 pub enum DnsAnswer {
@@ -258,8 +226,8 @@ impl NameFiles {
     pub fn new(name: &str, hosts: &str, answer: DnsAnswer) -> NameFiles {
         let scratch = Scratch::new(name);
         let dns = FakeDns::start(answer);
-        let hosts = scratch.file("hosts", hosts);
-        let resolv = scratch.file("resolv.conf", &dns.resolv_conf());
+        let hosts = scratch.write("hosts", hosts);
+        let resolv = scratch.write("resolv.conf", dns.resolv_conf());
         NameFiles { scratch, hosts, resolv, dns }
     }
 
@@ -299,26 +267,4 @@ pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> std::io::Re
     let mut received = Vec::new();
     stream.read_to_end(&mut received)?;
     Ok(received)
-}
-
-/// The direct children of `pid`, from /proc.
-pub fn children_of(pid: u32) -> Vec<u32> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-/// Polls `condition` every 5 ms until it holds or `limit` passes.
-pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    condition()
 }
