@@ -136,3 +136,31 @@ pub fn median_of(mut samples: Vec<Duration>) -> Duration {
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+/// A finished run of a tool: its status, output and wall time.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// The status a shell would report: 128+N for death by signal N.
+    pub fn code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
+    }
+}
+
+/// Runs `command` with no stdin and collects a [`Run`].
+pub fn run(command: &mut Command) -> Run {
+    let started = Instant::now();
+    let output = command.stdin(std::process::Stdio::null()).output().expect("spawn the tool under test");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}

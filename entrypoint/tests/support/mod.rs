@@ -7,12 +7,12 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 // Not every test binary uses every shared fixture.
 #[allow(unused_imports)]
-pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, Scratch};
+pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, run, Run, Scratch};
 
 pub fn root_or_skip() -> bool {
     root_or_skip_because("PID and mount namespaces")
@@ -80,29 +80,6 @@ pub fn as_pid1() -> Command {
     command
 }
 
-pub struct Run {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Run {
-    pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
-    }
-}
-
-pub fn run(command: &mut Command) -> Run {
-    let started = Instant::now();
-    let output = command.stdin(Stdio::null()).output().expect("spawn entrypoint");
-    Run {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
-}
 
 /// A running entrypoint whose stdout is read line by line.
 pub struct Running {

@@ -4,14 +4,13 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 // Not every test binary uses every shared fixture.
 #[allow(unused_imports)]
-pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, Scratch};
+pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, run, Run, Scratch};
 
 pub fn root_or_skip() -> bool {
     root_or_skip_because("namespaces, mounts, port 53")
@@ -35,30 +34,6 @@ pub fn command() -> Command {
     command
 }
 
-/// A finished run: its status, output and wall time.
-pub struct Run {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Run {
-    pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
-    }
-}
-
-pub fn run(command: &mut Command) -> Run {
-    let started = Instant::now();
-    let output: Output = command.stdin(Stdio::null()).output().expect("spawn wait-for-port");
-    Run {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
-}
 
 pub fn run_args(args: &[&str]) -> Run {
     run(command().args(args))
