@@ -46,7 +46,8 @@ Durations: 500ms, 30s, 1m30s, or bare seconds (5, 0.5).
 
 Exit status:
   the command's own status; 128+N if it was killed by signal N
-  2    bad configuration (an invalid variable, a venv without pyvenv.cfg)
+  2    bad configuration (an invalid variable, a venv without pyvenv.cfg,
+       a venv made with a Python this image does not have)
   126  the command is not executable
   127  the command (or its script's interpreter) was not found
 ";

@@ -14,6 +14,9 @@ pub const DEFAULT_LOCATIONS: &[&str] = &["/usr/share/python3/app", "/appenv"];
 pub struct Venv {
     pub root: PathBuf,
     pub prompt: OsString,
+    /// The Python it was made with, when pyvenv.cfg says.
+    pub interpreter: Option<PathBuf>,
+    pub version: Option<OsString>,
 }
 
 /// The venv named by `ENTRYPOINT_VENV`, else `VIRTUAL_ENV`, else the first
@@ -24,11 +27,29 @@ pub fn find(lookup: impl Fn(&str) -> Option<OsString>, defaults: &[&str]) -> Res
         let Some(value) = lookup(variable).filter(|value| !value.is_empty()) else { continue };
         let root = absolute(Path::new(&value));
         return match read(&root) {
-            Some(venv) => Ok(Some(venv)),
+            Some(venv) => check_interpreter(venv).map(Some),
             None => Err(format!("{variable}={}: no pyvenv.cfg there, so it is not a virtualenv", root.display())),
         };
     }
-    Ok(defaults.iter().find_map(|candidate| read(Path::new(candidate))))
+    defaults.iter().find_map(|candidate| read(Path::new(candidate))).map(check_interpreter).transpose()
+}
+
+/// A venv copied into an image whose Python is another version would start
+/// the other Python through `bin/python3 -> /usr/bin/python3`, which then
+/// cannot see the venv's `lib/pythonX.Y/site-packages`: every import of the
+/// app fails far from the cause. pyvenv.cfg names the interpreter the venv was
+/// made with; it must exist.
+fn check_interpreter(venv: Venv) -> Result<Venv, String> {
+    match &venv.interpreter {
+        Some(interpreter) if !interpreter.exists() => Err(format!(
+            "the virtualenv {} was made with Python {} ({}), which is not in this image: \
+             build the venv with the Python of the image it runs in",
+            venv.root.display(),
+            venv.version.as_deref().map_or("?".into(), |version| version.to_string_lossy()),
+            interpreter.display()
+        )),
+        _ => Ok(venv),
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -43,25 +64,35 @@ fn absolute(path: &Path) -> PathBuf {
 
 fn read(root: &Path) -> Option<Venv> {
     let config = std::fs::read(root.join("pyvenv.cfg")).ok()?;
-    let prompt = prompt_from_config(&config)
-        .or_else(|| root.file_name().map(OsStr::to_os_string))
-        .unwrap_or_default();
-    Some(Venv { root: root.to_path_buf(), prompt })
+    let value = |key: &str| config_value(&config, key).map(|v| OsStr::from_bytes(v).to_os_string());
+    let prompt = value("prompt").or_else(|| root.file_name().map(OsStr::to_os_string)).unwrap_or_default();
+    // `venv` writes `version`, virtualenv writes `version_info` (3.11.2.final.0).
+    let version = value("version").or_else(|| value("version_info"));
+    let interpreter = value("executable").map(PathBuf::from).or_else(|| {
+        let major_minor = major_minor(version.as_deref()?)?;
+        Some(Path::new(&value("home")?).join(format!("python{major_minor}")))
+    });
+    Some(Venv { root: root.to_path_buf(), prompt, interpreter, version })
 }
 
-/// `prompt = 'name'` (Python writes it with repr quotes) or `prompt = name`.
-fn prompt_from_config(config: &[u8]) -> Option<OsString> {
+fn major_minor(version: &OsStr) -> Option<String> {
+    let mut parts = version.to_str()?.split('.');
+    let (major, minor) = (parts.next()?, parts.next()?);
+    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    (numeric(major) && numeric(minor)).then(|| format!("{major}.{minor}"))
+}
+
+/// `key = value`; Python writes `prompt` with repr quotes, which are dropped.
+fn config_value<'a>(config: &'a [u8], wanted: &str) -> Option<&'a [u8]> {
     config.split(|&b| b == b'\n').find_map(|line| {
         let (key, value) = split_once(line, b'=')?;
-        if trim(key) != b"prompt" {
+        if trim(key) != wanted.as_bytes() {
             return None;
         }
-        let value = trim(value);
-        let unquoted = match value {
+        Some(match trim(value) {
             [b'\'', inner @ .., b'\''] | [b'"', inner @ .., b'"'] => inner,
             other => other,
-        };
-        Some(OsStr::from_bytes(unquoted).to_os_string())
+        })
     })
 }
 
@@ -162,8 +193,36 @@ mod tests {
         assert_eq!(read(&unnamed).unwrap().prompt, unnamed.file_name().unwrap());
     }
 
+    #[test]
+    fn a_venv_made_with_a_python_missing_here_is_an_error_naming_version_and_path() {
+        let other = scratch_venv(
+            "other-python",
+            "home = /usr/bin\nversion = 3.99.1\nexecutable = /nonexistent/bin/python3.99\n",
+        );
+        let err = find(lookup(&[("VIRTUAL_ENV", other.as_os_str())]), &[]).unwrap_err();
+        assert!(err.contains("made with Python 3.99.1 (/nonexistent/bin/python3.99)"), "{err}");
+        let defaults = [other.to_str().unwrap()];
+        assert!(find(lookup(&[]), &defaults).is_err(), "a default venv is checked too");
+    }
+
+    #[test]
+    fn without_executable_the_interpreter_is_home_plus_major_minor() {
+        let virtualenv = scratch_venv("virtualenv", "home = /nonexistent/bin\nversion_info = 3.11.2.final.0\n");
+        assert_eq!(read(&virtualenv).unwrap().interpreter.unwrap(), Path::new("/nonexistent/bin/python3.11"));
+        let unversioned = scratch_venv("unversioned", "home = /nonexistent/bin\n");
+        assert_eq!(read(&unversioned).unwrap().interpreter, None, "nothing to check without a version");
+    }
+
+    #[test]
+    fn a_venv_whose_interpreter_exists_is_activated() {
+        let this_python = std::env::current_exe().unwrap();
+        let config = format!("home = /usr/bin\nversion = 3.11.2\nexecutable = {}\n", this_python.display());
+        let venv = scratch_venv("existing-python", &config);
+        assert_eq!(find(lookup(&[("VIRTUAL_ENV", venv.as_os_str())]), &[]).unwrap().unwrap().root, venv);
+    }
+
     fn venv() -> Venv {
-        Venv { root: "/app/venv".into(), prompt: "app".into() }
+        Venv { root: "/app/venv".into(), prompt: "app".into(), interpreter: None, version: None }
     }
 
     fn get<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
