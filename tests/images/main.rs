@@ -1,0 +1,13 @@
+//! The images `make images` builds, checked from the outside with the
+//! container engine: what they contain, how the runtime behaves as PID 1, how
+//! derived images and multi-stage builds use them, and that rebuilds are
+//! reproducible. `make test` runs this suite after `make images`.
+
+mod support;
+
+mod contents;
+mod demo;
+mod derived;
+mod lint;
+mod reproducible;
+mod runtime;

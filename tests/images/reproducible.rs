@@ -1,0 +1,68 @@
+//! Rebuilding with the same SOURCE_DATE_EPOCH and no changes gives the same
+//! bytes: the Debian tarball, the base image, and a layer made by apt-install.
+
+use crate::support::*;
+
+/// The epoch `make images` used for `what` (a file it writes).
+fn epoch_of(what: &str) -> String {
+    let path = repo().join("target/images").join(what);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (make images writes it)", path.display())).trim().into()
+}
+
+fn epoch() -> String {
+    epoch_of("source-date-epoch")
+}
+
+fn reproducible_build(engine: &Engine, context: &std::path::Path, tag: &str, epoch: &str) -> String {
+    let mut args = vec!["--no-cache", "--timestamp", epoch];
+    let epoch_arg = format!("SOURCE_DATE_EPOCH={epoch}");
+    args.extend_from_slice(&["--build-arg", &epoch_arg, "--build-arg", "SUITE=bookworm"]);
+    let built = engine.build(context, tag, &args);
+    assert_eq!(built.code, 0, "{tag}: {}{}", built.stdout, built.stderr);
+    let id = engine.inspect(tag, "{{.Id}}");
+    engine.remove_image(tag);
+    id
+}
+
+#[test]
+fn rebuilding_base_from_nothing_gives_the_same_image_id() {
+    let Some(engine) = engine_with_images() else { return };
+    let context = repo().join("target/images/context-base");
+    let rebuilt = reproducible_build(&engine, &context, "venvkit-test/base-again:bookworm", &epoch());
+    assert_eq!(rebuilt, engine.inspect(&base("bookworm"), "{{.Id}}"));
+}
+
+#[test]
+fn an_apt_install_layer_built_twice_from_nothing_has_the_same_image_id() {
+    let Some(engine) = engine_with_images() else { return };
+    let context = Scratch::new("apt-layer");
+    context.write("Dockerfile", format!("FROM {}\nRUN apt-install tree\n", base("bookworm")));
+    let first = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:1", &epoch());
+    let second = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:2", &epoch());
+    assert_eq!(first, second);
+}
+
+#[test]
+fn the_debian_tarball_made_twice_with_the_same_epoch_is_byte_identical_needs_root() {
+    let Some(engine) = engine_with_images() else { return };
+    let made = repo().join("target/images/debian-bookworm-slim/rootfs.tar");
+    if !made.is_file() {
+        eprintln!("skipped: debian:bookworm-slim came from a registry, not from images/debian-slim");
+        return;
+    }
+    let again = Scratch::new("rootfs-again");
+    let epoch = epoch_of("debian-bookworm-slim/source-date-epoch");
+    let output = std::process::Command::new(repo().join("images/debian-slim/make-rootfs"))
+        .args(["bookworm", again.path("rootfs.tar").to_str().unwrap()])
+        .env("SOURCE_DATE_EPOCH", &epoch)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (first, second) = (std::fs::read(&made).unwrap(), std::fs::read(again.path("rootfs.tar")).unwrap());
+    assert!(first == second, "two tarballs with SOURCE_DATE_EPOCH={epoch} differ");
+
+    // The same tarball gives the same image: the one make images tagged.
+    std::fs::copy(repo().join("images/debian-slim/Containerfile"), again.path("Containerfile")).unwrap();
+    let rebuilt = reproducible_build(&engine, &again.0, "venvkit-test/debian-again:bookworm-slim", &epoch);
+    assert_eq!(rebuilt, engine.inspect("docker.io/library/debian:bookworm-slim", "{{.Id}}"));
+}
