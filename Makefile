@@ -17,9 +17,9 @@ APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc lib
 APT_BENCH := wait-for-it tini dumb-init
 APT_IMAGES = mmdebstrap python3-venv $(ENGINE_PACKAGES)
 
-# podman (with runc and CNI plugins) unless a Docker engine answers or
+# podman (with runc, CNI plugins, and catatonit for pods) unless a Docker engine answers or
 # CONTAINER_ENGINE=docker is asked for; evaluated only when needed.
-ENGINE_PACKAGES = $(if $(or $(filter docker,$(CONTAINER_ENGINE)),$(shell docker info >/dev/null 2>&1 && echo docker)),,podman runc containernetworking-plugins)
+ENGINE_PACKAGES = $(if $(or $(filter docker,$(CONTAINER_ENGINE)),$(shell docker info >/dev/null 2>&1 && echo docker)),,podman runc containernetworking-plugins catatonit)
 
 # A CA bundle for TLS-intercepting proxies, given to pip as a build secret.
 # Demo and tests pass the machine's bundle when none is given.
