@@ -42,7 +42,7 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: demo wheels build binaries images test test-crates test-images bench deps-build deps-test deps-bench deps-images clean
+.PHONY: demo wheels deb build binaries images test test-crates test-images bench deps-build deps-test deps-bench deps-images clean
 
 ## demo: pack the example app (examples/polls) into a slim image: test it against
 ## PostgreSQL, run it, stop it, and compare it with a naive single-stage image
@@ -57,6 +57,21 @@ wheels: binaries deps-images
 	"$$ENGINE" build -q --target wheels -o type=local,dest=examples/polls/wheelhouse \
 	  $(if $(BUILD_CA_CERT),--secret id=extra_ca,src=$(BUILD_CA_CERT)) examples/polls >/dev/null && \
 	ls examples/polls/wheelhouse
+
+## deb: the example app as a Debian package with its own venv, built in a
+## clean venvkit/build:$(SUITE) container: $(APP_DIR)/dist/$(PACKAGE)_<version>_<arch>.deb
+SUITE   ?= bookworm
+APP_DIR ?= examples/polls
+PACKAGE ?= polls
+VERSION ?=
+deb: binaries deps-images
+	@$(MAKE) --no-print-directory images SUITES=$(SUITE) EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@source images/engine.sh && mkdir -p $(APP_DIR)/dist && \
+	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct -- $(APP_DIR) packaging)} && \
+	"$$ENGINE" run --rm -v "$(CURDIR)/$(APP_DIR):/src:ro" -v "$(CURDIR)/packaging/deb:/packaging:ro" \
+	  -v "$(CURDIR)/$(APP_DIR)/dist:/out" $(if $(BUILD_CA_CERT),-v "$(BUILD_CA_CERT):/run/secrets/extra_ca:ro") \
+	  -e PACKAGE=$(PACKAGE) -e VERSION=$(VERSION) -e SOURCE_DATE_EPOCH=$$epoch \
+	  venvkit/build:$(SUITE) /packaging/build-deb
 
 ## build: static release binaries in target/bin, with their sizes
 build: binaries
