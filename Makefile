@@ -15,7 +15,7 @@ TOOLS   := apt-install entrypoint find-libdeps wait-for-port
 APT_BUILD := gcc libc6-dev
 APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap apt-utils dpkg-dev
 APT_BENCH := wait-for-it tini dumb-init
-APT_IMAGES = mmdebstrap python3-venv $(ENGINE_PACKAGES)
+APT_IMAGES = mmdebstrap python3-venv lintian $(ENGINE_PACKAGES)
 
 # podman (with runc, CNI plugins, and catatonit for pods) unless a Docker engine answers or
 # CONTAINER_ENGINE=docker is asked for; evaluated only when needed.
@@ -66,12 +66,8 @@ PACKAGE ?= polls
 VERSION ?=
 deb: binaries deps-images
 	@$(MAKE) --no-print-directory images SUITES=$(SUITE) EXTRA_CA_CERT="$(BUILD_CA_CERT)"
-	@source images/engine.sh && mkdir -p $(APP_DIR)/dist && \
-	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct -- $(APP_DIR) packaging)} && \
-	"$$ENGINE" run --rm -v "$(CURDIR)/$(APP_DIR):/src:ro" -v "$(CURDIR)/packaging/deb:/packaging:ro" \
-	  -v "$(CURDIR)/$(APP_DIR)/dist:/out" $(if $(BUILD_CA_CERT),-v "$(BUILD_CA_CERT):/run/secrets/extra_ca:ro") \
-	  -e PACKAGE=$(PACKAGE) -e VERSION=$(VERSION) -e SOURCE_DATE_EPOCH=$$epoch \
-	  venvkit/build:$(SUITE) /packaging/build-deb
+	@APP_DIR=$(APP_DIR) PACKAGE=$(PACKAGE) VERSION=$(VERSION) SUITE=$(SUITE) \
+	  EXTRA_CA_CERT="$(BUILD_CA_CERT)" packaging/deb/make-deb
 
 ## build: static release binaries in target/bin, with their sizes
 build: binaries

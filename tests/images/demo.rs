@@ -87,7 +87,7 @@ fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
     assert_eq!(built.code, 0, "{}", built.stderr);
     let steps: Vec<&str> = built.stdout.lines().collect();
     let cached = |marker: &str| {
-        let at = steps.iter().position(|line| line.starts_with("STEP") && line.contains(marker)).unwrap_or_else(|| panic!("no step {marker}"));
+        let at = steps.iter().position(|line| line.contains("STEP ") && line.contains(marker)).unwrap_or_else(|| panic!("no step {marker}"));
         steps[at + 1].starts_with("--> Using cache")
     };
     assert!(cached("pip wheel --wheel-dir /wheelhouse --no-binary"), "dependencies were rebuilt:\n{}", built.stdout);

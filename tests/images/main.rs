@@ -6,6 +6,7 @@
 mod support;
 
 mod contents;
+mod deb;
 mod demo;
 mod derived;
 mod lint;
