@@ -92,6 +92,6 @@ fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
     };
     assert!(cached("pip wheel --wheel-dir /wheelhouse --no-binary"), "dependencies were rebuilt:\n{}", built.stdout);
     assert!(cached("RUN apt-install -f /usr/share/python3/app/pkgdeps.txt"), "apt-install ran again:\n{}", built.stdout);
-    assert!(cached("COPY --from=build /usr/share/python3/app /usr/share/python3/app"), "the venv was copied again:\n{}", built.stdout);
+    assert!(cached("COPY --from=deps /usr/share/python3/app /usr/share/python3/app"), "the venv was copied again:\n{}", built.stdout);
     assert!(!cached("--prefix /app-layer /src"), "the app itself was not rebuilt");
 }
