@@ -53,9 +53,9 @@ demo: binaries deps-images
 ## wheels: the example's wheelhouse (the app and its dependencies) in examples/polls/wheelhouse
 wheels: binaries deps-images
 	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
-	@source images/engine.sh && rm -rf examples/polls/wheelhouse && \
-	"$$ENGINE" build -q --target wheels -o type=local,dest=examples/polls/wheelhouse \
-	  $(if $(BUILD_CA_CERT),--secret id=extra_ca,src=$(BUILD_CA_CERT)) examples/polls >/dev/null && \
+	@export EXTRA_CA_CERT="$(BUILD_CA_CERT)" SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} && source images/engine.sh && \
+	rm -rf examples/polls/wheelhouse && \
+	engine_build --target wheels -o type=local,dest=examples/polls/wheelhouse examples/polls && \
 	ls examples/polls/wheelhouse
 
 ## deb: the example app as a Debian package with its own venv, built in a

@@ -22,11 +22,9 @@ fn make_deb(out: &Path) -> PathBuf {
 fn package() -> PathBuf {
     let _once = exclusive("deb");
     let out = repo().join("target/deb/first");
-    let stamp = repo().join("target/images/source-date-epoch");
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let existing = std::fs::read_dir(&out).into_iter().flatten().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "deb"));
     match existing {
-        Some(deb) if modified(&deb) > modified(&stamp) => deb,
+        Some(deb) if made_this_run(&deb) => deb,
         _ => {
             let _ = std::fs::remove_dir_all(&out);
             make_deb(&out)

@@ -9,12 +9,7 @@ use std::process::Command;
 fn demo_output() -> String {
     let _once = exclusive("demo");
     let log = repo().join("target/demo/demo.log");
-    let stamp = repo().join("target/images/source-date-epoch");
-    let fresh = |path: &std::path::Path| {
-        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        matches!((modified(path), modified(&stamp)), (Some(log), Some(images)) if log > images)
-    };
-    if !fresh(&log) {
+    if !made_this_run(&log) {
         let output = Command::new(repo().join("examples/polls/demo")).output().unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "the demo failed:\n{text}");

@@ -73,9 +73,9 @@ impl Engine {
         self.run(&["run", "--rm", "--network=none", "--entrypoint=", image, "sh", "-c", script])
     }
 
+    /// `image inspect` rather than podman's `image exists`: docker has it too.
     pub fn has_image(&self, image: &str) -> bool {
-        self.run(&["image", "exists", image]).code == 0
-            || self.run(&["image", "inspect", "--format", "{{.Id}}", image]).code == 0
+        self.run(&["image", "inspect", "--format", "{{.Id}}", image]).code == 0
     }
 
     pub fn inspect(&self, image: &str, format: &str) -> String {
@@ -138,4 +138,13 @@ pub fn exclusive(name: &str) -> nix::fcntl::Flock<std::fs::File> {
     std::fs::create_dir_all(&dir).unwrap();
     let file = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, errno)| errno).unwrap()
+}
+
+/// Whether `path` was made after the last `make images`, i.e. in this run.
+pub fn made_this_run(path: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!(
+        (modified(path), modified(&repo().join("target/images/source-date-epoch"))),
+        (Some(made), Some(images)) if made > images
+    )
 }
