@@ -39,7 +39,12 @@ fn main() {
     println!("installing {PACKAGE} in a fresh layer, median of {runs}\n");
     println!("{:<44} {:>10} {:>16}", "", "time", "bytes left");
     println!("{:<44} {:>7.0} ms {:>16}", "apt-install", ours.as_secs_f64() * 1000.0, ours_left);
-    println!("{:<44} {:>7.0} ms {:>16}", "apt-get update && apt-get install && rm lists", theirs.as_secs_f64() * 1000.0, theirs_left);
+    println!(
+        "{:<44} {:>7.0} ms {:>16}",
+        "apt-get update && apt-get install && rm lists",
+        theirs.as_secs_f64() * 1000.0,
+        theirs_left
+    );
     println!(
         "\noverhead: {:+.1} % (goal <= 5 %); bytes left under lists, cache and logs: {ours_left} vs {theirs_left} (goal 0)",
         (ours.as_secs_f64() / theirs.as_secs_f64() - 1.0) * 100.0
@@ -71,4 +76,3 @@ fn bytes(dir: &Path) -> u64 {
     }
     total
 }
-

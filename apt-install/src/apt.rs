@@ -36,7 +36,16 @@ pub struct Output {
 pub fn apt_get(arguments: &[String], lock_timeout: Duration, diag: Diag) -> std::io::Result<Output> {
     let mut command = Command::new("apt-get");
     command
-        .args(["-q", "-y", "-o", "Dpkg::Use-Pty=0", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"])
+        .args([
+            "-q",
+            "-y",
+            "-o",
+            "Dpkg::Use-Pty=0",
+            "-o",
+            "Dpkg::Options::=--force-confdef",
+            "-o",
+            "Dpkg::Options::=--force-confold",
+        ])
         .arg("-o")
         .arg(format!("DPkg::Lock::Timeout={}", lock_timeout.as_secs()))
         // apt's own retries come without growing delays and hide the
@@ -59,9 +68,23 @@ pub fn apt_get(arguments: &[String], lock_timeout: Duration, diag: Diag) -> std:
 
 /// Errors that another attempt may not meet.
 const TRANSIENT: &[&str] = &[
-    " 500 ", " 502 ", " 503 ", " 504 ", " 429 ", "Temporary failure resolving", "Could not connect", "Connection timed out",
-    "Connection failed", "Connection reset", "Hash Sum mismatch", "File has unexpected size", "Undetermined Error",
-    "Unable to connect", "Something wicked happened", "Clearsigned file isn't valid", "Network is unreachable",
+    " 500 ",
+    " 502 ",
+    " 503 ",
+    " 504 ",
+    " 429 ",
+    "Temporary failure resolving",
+    "Could not connect",
+    "Connection timed out",
+    "Connection failed",
+    "Connection reset",
+    "Hash Sum mismatch",
+    "File has unexpected size",
+    "Undetermined Error",
+    "Unable to connect",
+    "Something wicked happened",
+    "Clearsigned file isn't valid",
+    "Network is unreachable",
     "Could not resolve",
 ];
 
@@ -69,7 +92,9 @@ const TRANSIENT: &[&str] = &[
 pub fn update_failure(text: &str) -> Failure {
     let failed: Vec<&str> = text
         .lines()
-        .filter(|line| line.starts_with("E: Failed to fetch") || line.starts_with("W: Failed to fetch") || line.starts_with("Err:"))
+        .filter(|line| {
+            line.starts_with("E: Failed to fetch") || line.starts_with("W: Failed to fetch") || line.starts_with("Err:")
+        })
         .collect();
     let sources: Vec<String> = failed
         .iter()
@@ -84,7 +109,11 @@ pub fn update_failure(text: &str) -> Failure {
     } else {
         format!("apt-get update failed for {}: {}", sources.join(", "), reason(text))
     };
-    if is_transient(text) { Failure::Transient(message) } else { Failure::Permanent(message) }
+    if is_transient(text) {
+        Failure::Transient(message)
+    } else {
+        Failure::Permanent(message)
+    }
 }
 
 /// Reads the failure of `apt-get install`.
@@ -110,13 +139,19 @@ pub fn install_failure(text: &str, requested: &[String]) -> Failure {
         return Failure::Permanent(message);
     }
     if text.contains("Unable to correct problems") || text.contains("unmet dependencies") {
-        let detail = text.lines().find(|line| line.contains(" Depends: ") || line.contains(" Conflicts: ") || line.contains(" Breaks: "));
+        let detail = text
+            .lines()
+            .find(|line| line.contains(" Depends: ") || line.contains(" Conflicts: ") || line.contains(" Breaks: "));
         let detail = detail.map(str::trim).unwrap_or("unmet dependencies");
         return Failure::Permanent(format!("cannot install {}: {detail}", requested.join(" ")));
     }
     if text.contains("Sub-process /usr/bin/dpkg returned an error code") {
-        let script = text.lines().find(|line| line.contains("subprocess installed") || line.contains("script returned error"));
-        let package = text.lines().find_map(|line| line.strip_prefix("dpkg: error processing package ")).map(|rest| rest.split_whitespace().next().unwrap_or(rest));
+        let script =
+            text.lines().find(|line| line.contains("subprocess installed") || line.contains("script returned error"));
+        let package = text
+            .lines()
+            .find_map(|line| line.strip_prefix("dpkg: error processing package "))
+            .map(|rest| rest.split_whitespace().next().unwrap_or(rest));
         let detail = script.map(str::trim).unwrap_or("dpkg returned an error");
         return Failure::Permanent(format!("{} failed: {detail}", package.unwrap_or("installation")));
     }
@@ -125,7 +160,11 @@ pub fn install_failure(text: &str, requested: &[String]) -> Failure {
     }
     let first_error = text.lines().find(|line| line.starts_with("E: ")).map(|line| line.trim_start_matches("E: "));
     let message = first_error.unwrap_or("apt-get install failed").to_string();
-    if is_transient(text) { Failure::Transient(message) } else { Failure::Permanent(message) }
+    if is_transient(text) {
+        Failure::Transient(message)
+    } else {
+        Failure::Permanent(message)
+    }
 }
 
 /// Adds the versions apt knows to a "has no version" failure.
@@ -153,16 +192,24 @@ fn available_versions(madison: &str) -> Vec<String> {
 }
 
 fn is_transient(text: &str) -> bool {
-    text.lines().filter(|line| line.starts_with("E: ") || line.starts_with("W: ") || line.starts_with("Err:") || line.starts_with(' '))
+    text.lines()
+        .filter(|line| {
+            line.starts_with("E: ") || line.starts_with("W: ") || line.starts_with("Err:") || line.starts_with(' ')
+        })
         .any(|line| TRANSIENT.iter().any(|pattern| line.contains(pattern)))
 }
 
 /// The reason of the first failed fetch: "503  Service Unavailable".
 fn reason(text: &str) -> String {
-    let failed = text.lines().find(|line| line.starts_with("E: Failed to fetch") || line.starts_with("W: Failed to fetch"));
+    let failed =
+        text.lines().find(|line| line.starts_with("E: Failed to fetch") || line.starts_with("W: Failed to fetch"));
     let Some(line) = failed else { return "see apt-get's output (-v)".into() };
     let after_url: Vec<&str> = line.split_whitespace().skip_while(|word| !word.contains("://")).skip(1).collect();
-    if after_url.is_empty() { line.to_string() } else { after_url.join(" ") }
+    if after_url.is_empty() {
+        line.to_string()
+    } else {
+        after_url.join(" ")
+    }
 }
 
 /// `http://deb.debian.org/debian/dists/bookworm/InRelease` -> the source's
@@ -208,7 +255,10 @@ mod tests {
         let failure = install_failure(text, &[]);
         assert_eq!(
             failure,
-            Failure::Permanent("mail-transport-agent has no installation candidate; it is provided by: postfix, exim4-daemon-light".into())
+            Failure::Permanent(
+                "mail-transport-agent has no installation candidate; it is provided by: postfix, exim4-daemon-light"
+                    .into()
+            )
         );
     }
 

@@ -25,7 +25,10 @@ pub struct Keep {
 impl Keep {
     /// `--keep-cache` keeps both; a mount point keeps itself.
     pub fn decide(keep_cache: bool) -> Keep {
-        Keep { lists: keep_cache || is_mount_point(Path::new(LISTS)), cache: keep_cache || is_mount_point(Path::new(CACHE)) }
+        Keep {
+            lists: keep_cache || is_mount_point(Path::new(LISTS)),
+            cache: keep_cache || is_mount_point(Path::new(CACHE)),
+        }
     }
 }
 
@@ -177,7 +180,13 @@ mod tests {
         ] {
             assert!(!exists(&root, gone), "{gone} was left");
         }
-        for kept in ["var/lib/apt/extended_states", "var/lib/dpkg/status", "var/log/nginx/.keep", "var/lib/apt/lists/partial", "var/lib/apt/lists/lock"] {
+        for kept in [
+            "var/lib/apt/extended_states",
+            "var/lib/dpkg/status",
+            "var/log/nginx/.keep",
+            "var/lib/apt/lists/partial",
+            "var/lib/apt/lists/lock",
+        ] {
             assert!(exists(&root, kept), "{kept} was removed");
         }
     }

@@ -15,7 +15,13 @@ pub const LOCKS: &[&str] = &["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"
 pub fn holder() -> Option<i32> {
     LOCKS.iter().find_map(|path| {
         let file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
-        let mut probe = libc::flock { l_type: libc::F_WRLCK as i16, l_whence: libc::SEEK_SET as i16, l_start: 0, l_len: 0, l_pid: 0 };
+        let mut probe = libc::flock {
+            l_type: libc::F_WRLCK as i16,
+            l_whence: libc::SEEK_SET as i16,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
         fcntl(file.as_fd(), FcntlArg::F_GETLK(&mut probe)).ok()?;
         (probe.l_type != libc::F_UNLCK as i16).then_some(probe.l_pid)
     })

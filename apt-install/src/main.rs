@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use apt_install::apt::{self, Failure};
 use apt_install::clean::{self, Keep};
+use apt_install::lock;
 use apt_install::request::{self, Request};
 use apt_install::state::Snapshot;
-use apt_install::lock;
 use clap::Parser;
 use venvkit_common::diag::{Diag, Level};
 use venvkit_common::{cli, duration, exit};
@@ -127,7 +127,9 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
     }
     if !cli.fix_broken {
         if let Some(problem) = audit() {
-            diag.error(format_args!("the system is already broken ({problem}); run with --fix-broken to repair it first"));
+            diag.error(format_args!(
+                "the system is already broken ({problem}); run with --fix-broken to repair it first"
+            ));
             return exit::FAILURE;
         }
     }
@@ -175,12 +177,18 @@ fn install(cli: &Cli, request: &Request, diag: Diag) -> Result<u32, Failure> {
     install.extend(request.items.iter().cloned());
     let requested = request.items.clone();
     with_retries(cli, diag, "apt-get install", || {
-        let output = apt::apt_get(&install, cli.lock_timeout, diag).map_err(|err| Failure::Permanent(format!("cannot run apt-get: {err}")))?;
+        let output = apt::apt_get(&install, cli.lock_timeout, diag)
+            .map_err(|err| Failure::Permanent(format!("cannot run apt-get: {err}")))?;
         if !output.success {
             return Err(apt::with_available_versions(apt::install_failure(&output.text, &requested)));
         }
         if cli.dry_run {
-            let plan: String = output.text.lines().filter(|l| l.starts_with("Inst ") || l.starts_with("Conf ")).map(|l| format!("{l}\n")).collect();
+            let plan: String = output
+                .text
+                .lines()
+                .filter(|l| l.starts_with("Inst ") || l.starts_with("Conf "))
+                .map(|l| format!("{l}\n"))
+                .collect();
             print!("{plan}");
         }
         Ok(())
@@ -188,13 +196,23 @@ fn install(cli: &Cli, request: &Request, diag: Diag) -> Result<u32, Failure> {
 }
 
 fn run_apt(arguments: &[String], cli: &Cli, diag: Diag, read_failure: fn(&str) -> Failure) -> Result<(), Failure> {
-    let output = apt::apt_get(arguments, cli.lock_timeout, diag).map_err(|err| Failure::Permanent(format!("cannot run apt-get: {err}")))?;
-    if output.success { Ok(()) } else { Err(read_failure(&output.text)) }
+    let output = apt::apt_get(arguments, cli.lock_timeout, diag)
+        .map_err(|err| Failure::Permanent(format!("cannot run apt-get: {err}")))?;
+    if output.success {
+        Ok(())
+    } else {
+        Err(read_failure(&output.text))
+    }
 }
 
 /// Runs `step` up to --retries times while it fails transiently, waiting
 /// 1 s, 2 s, 4 s... between attempts. Returns the attempts made.
-fn with_retries(cli: &Cli, diag: Diag, what: &str, mut step: impl FnMut() -> Result<(), Failure>) -> Result<u32, Failure> {
+fn with_retries(
+    cli: &Cli,
+    diag: Diag,
+    what: &str,
+    mut step: impl FnMut() -> Result<(), Failure>,
+) -> Result<u32, Failure> {
     let mut delay = Duration::from_secs(1);
     for attempt in 1..=cli.retries {
         if attempt > 1 {
@@ -221,7 +239,8 @@ fn audit() -> Option<String> {
     let output = std::process::Command::new("dpkg").arg("--audit").output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     let first = text.lines().find(|line| !line.trim().is_empty())?;
-    let packages: Vec<&str> = text.lines().filter(|l| l.starts_with(' ')).filter_map(|l| l.split_whitespace().next()).collect();
+    let packages: Vec<&str> =
+        text.lines().filter(|l| l.starts_with(' ')).filter_map(|l| l.split_whitespace().next()).collect();
     Some(if packages.is_empty() { first.to_string() } else { format!("not fully installed: {}", packages.join(", ")) })
 }
 

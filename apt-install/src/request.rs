@@ -87,7 +87,8 @@ fn check_package(token: &str) -> Result<(), String> {
     if !(first.is_ascii_lowercase() || first.is_ascii_digit() || "*?[".contains(first)) {
         return Err("a package name starts with a lowercase letter or a digit".into());
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.*?[]".contains(*c))) {
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.*?[]".contains(*c)))
+    {
         return Err(format!("'{bad}' is not allowed in a package name"));
     }
     let suffix_ok = match rest.chars().next() {
@@ -109,7 +110,16 @@ mod tests {
 
     #[test]
     fn apt_specifications_are_accepted() {
-        for good in ["tree", "libpq5", "libc6:amd64", "nginx=1.22.1-9", "python3/bookworm-backports", "lib*-dev", "g++", "libstdc++6"] {
+        for good in [
+            "tree",
+            "libpq5",
+            "libc6:amd64",
+            "nginx=1.22.1-9",
+            "python3/bookworm-backports",
+            "lib*-dev",
+            "g++",
+            "libstdc++6",
+        ] {
             assert_eq!(item(good), Ok(good.to_string()), "{good}");
         }
     }

@@ -27,7 +27,10 @@ impl Snapshot {
         let mut packages = BTreeMap::new();
         for paragraph in text.split("\n\n") {
             let field = |name: &str| {
-                paragraph.lines().find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':'))).map(str::trim)
+                paragraph
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
+                    .map(str::trim)
             };
             let (Some(name), Some(status)) = (field("Package"), field("Status")) else { continue };
             let arch = field("Architecture").unwrap_or_default();
@@ -51,7 +54,9 @@ impl Snapshot {
     pub fn unfinished_since(&self, before: &Snapshot) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(_, entry)| entry.state != "installed" && entry.state != "not-installed" && entry.state != "config-files")
+            .filter(|(_, entry)| {
+                entry.state != "installed" && entry.state != "not-installed" && entry.state != "config-files"
+            })
             .filter(|(package, _)| !before.0.contains_key(*package) || before.0[*package].state == "not-installed")
             .map(|(package, _)| package.clone())
             .collect()

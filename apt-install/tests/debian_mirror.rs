@@ -19,10 +19,14 @@ fn tree_installs_with_one_update_and_one_install_non_interactively_needs_root() 
     assert_eq!(stderr.matches("running apt-get update").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("running apt-get install --no-install-recommends").count(), 1, "{stderr}");
     let summary = stderr.lines().last().unwrap();
-    assert!(summary.starts_with("apt-install: installed 1 package (tree), ") && summary.ends_with(" added, 1 attempt"), "{summary}");
+    assert!(
+        summary.starts_with("apt-install: installed 1 package (tree), ") && summary.ends_with(" added, 1 attempt"),
+        "{summary}"
+    );
     let (_, status, _) = text(&layer.run("dpkg-query -W -f '${db:Status-Abbrev}' tree"));
     assert_eq!(status, "ii ");
-    let (_, config, _) = text(&layer.run("grep -rs DEBIAN_FRONTEND /etc/environment /etc/apt /etc/profile /etc/profile.d || true"));
+    let (_, config, _) =
+        text(&layer.run("grep -rs DEBIAN_FRONTEND /etc/environment /etc/apt /etc/profile /etc/profile.d || true"));
     assert_eq!(config, "", "DEBIAN_FRONTEND was written to the image's configuration");
 }
 
@@ -41,7 +45,8 @@ fn cleaning_is_exact_and_packages_keep_their_log_directories_needs_root() {
     assert_eq!(left, "", "left behind");
     let (code, _, stderr) = text(&layer.run("nginx -t"));
     assert_eq!(code, 0, "nginx -t: {stderr}");
-    let (_, kept, _) = text(&layer.run("test -s /var/lib/apt/extended_states && test -d /var/lib/dpkg/info && echo kept"));
+    let (_, kept, _) =
+        text(&layer.run("test -s /var/lib/apt/extended_states && test -d /var/lib/dpkg/info && echo kept"));
     assert_eq!(kept, "kept\n");
 }
 
@@ -78,6 +83,7 @@ fn installing_the_same_package_twice_gives_identical_layers_needs_root() {
         assert_eq!(code, 0, "{stderr}");
     }
     let (first, second) = (contents(&layers[0].upper("/")), contents(&layers[1].upper("/")));
-    let differing: Vec<&String> = first.keys().chain(second.keys()).filter(|k| first.get(*k) != second.get(*k)).collect();
+    let differing: Vec<&String> =
+        first.keys().chain(second.keys()).filter(|k| first.get(*k) != second.get(*k)).collect();
     assert!(differing.is_empty(), "the layers differ in {differing:?}");
 }

@@ -21,7 +21,10 @@ fn hello_packages(scratch: &Scratch) -> std::path::PathBuf {
             Deb::new("venvkit-hello", "1.1"),
             Deb { provides: Some("venvkit-virtual"), ..Deb::new("venvkit-provider-a", "1.0") },
             Deb { provides: Some("venvkit-virtual"), ..Deb::new("venvkit-provider-b", "1.0") },
-            Deb { postinst: Some("#!/bin/sh\necho failing on purpose >&2\nexit 1\n"), ..Deb::new("venvkit-fails", "1.0") },
+            Deb {
+                postinst: Some("#!/bin/sh\necho failing on purpose >&2\nexit 1\n"),
+                ..Deb::new("venvkit-fails", "1.0")
+            },
         ],
     )
 }
@@ -42,7 +45,10 @@ fn a_local_package_installs_and_the_layer_is_clean_needs_root() {
     let layer = layer_with("local", &server);
     let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stderr.lines().last().unwrap(), "apt-install: installed 1 package (venvkit-hello), 0.0 KiB added, 1 attempt");
+    assert_eq!(
+        stderr.lines().last().unwrap(),
+        "apt-install: installed 1 package (venvkit-hello), 0.0 KiB added, 1 attempt"
+    );
     let (_, status, _) = text(&layer.run("dpkg-query -W -f '${db:Status-Abbrev}${Version}' venvkit-hello"));
     assert_eq!(status, "ii 1.1");
     let (_, left, _) = text(&layer.run(NO_LISTS));
@@ -91,7 +97,10 @@ fn a_missing_version_lists_the_versions_there_are_needs_root() {
     let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello=9.9"));
     assert_eq!(code, 1);
     let line = stderr.lines().last().unwrap();
-    assert!(line.contains("venvkit-hello has no version 9.9") && line.contains("1.0") && line.contains("1.1"), "{line}");
+    assert!(
+        line.contains("venvkit-hello has no version 9.9") && line.contains("1.0") && line.contains("1.1"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -225,7 +234,8 @@ fn a_system_broken_before_the_run_is_refused_unless_fix_broken_needs_root() {
     let layer = layer_with("broken", &server);
     let deb = "/venvkit-hello_1.0_all.deb";
     std::fs::copy(scratch.path("repo/venvkit-hello_1.0_all.deb"), layer.upper(deb)).unwrap();
-    let (code, _, stderr) = text(&layer.run(&format!("dpkg --unpack {deb} >/dev/null && apt-install venvkit-provider-a")));
+    let (code, _, stderr) =
+        text(&layer.run(&format!("dpkg --unpack {deb} >/dev/null && apt-install venvkit-provider-a")));
     assert_eq!(code, 1);
     assert!(stderr.contains("already broken") && stderr.contains("venvkit-hello"), "{stderr}");
     let (code, _, stderr) = text(&layer.run("apt-install --fix-broken venvkit-provider-a"));

@@ -46,9 +46,11 @@ fn parse_seconds(text: &str) -> Option<Duration> {
         return None;
     }
     let seconds: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let nanos = fraction.bytes().take(9).enumerate().fold(0u32, |nanos, (index, digit)| {
-        nanos + u32::from(digit - b'0') * 10u32.pow(8 - index as u32)
-    });
+    let nanos = fraction
+        .bytes()
+        .take(9)
+        .enumerate()
+        .fold(0u32, |nanos, (index, digit)| nanos + u32::from(digit - b'0') * 10u32.pow(8 - index as u32));
     Some(Duration::new(seconds, nanos))
 }
 
@@ -74,7 +76,8 @@ mod tests {
 
     #[test]
     fn typos_are_refused_with_the_text_quoted() {
-        for bad in ["-1", "abc", "10x", "2 s", "", "1.2.3", ".", "inf", "1e3", "18446744073709551615s", "9999999999999"] {
+        for bad in ["-1", "abc", "10x", "2 s", "", "1.2.3", ".", "inf", "1e3", "18446744073709551615s", "9999999999999"]
+        {
             let err = parse(bad).expect_err(bad);
             assert!(err.contains(&format!("'{bad}'")), "{err}");
         }

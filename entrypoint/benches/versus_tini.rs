@@ -32,12 +32,16 @@ fn main() {
 
     let pid1: Vec<Duration> = peers
         .iter()
-        .map(|peer| median(30, || timed(Command::new(unshare[0]).args(&unshare[1..]).args(&peer.argv).arg("/bin/true"))))
+        .map(|peer| {
+            median(30, || timed(Command::new(unshare[0]).args(&unshare[1..]).args(&peer.argv).arg("/bin/true")))
+        })
         .collect();
     row("PID 1: X /bin/true, minus baseline", &pid1.iter().map(|d| d.saturating_sub(baseline)).collect::<Vec<_>>());
 
-    let plain: Vec<Duration> =
-        peers.iter().map(|peer| median(30, || timed(Command::new(&peer.argv[0]).args(&peer.argv[1..]).arg("/bin/true")))).collect();
+    let plain: Vec<Duration> = peers
+        .iter()
+        .map(|peer| median(30, || timed(Command::new(&peer.argv[0]).args(&peer.argv[1..]).arg("/bin/true"))))
+        .collect();
     row("not PID 1: X /bin/true", &plain);
 
     let term: Vec<Duration> = peers.iter().map(|peer| median(10, || sigterm_to_exit(&unshare, &peer.argv))).collect();
@@ -50,7 +54,6 @@ fn main() {
     }
     println!("goal: entrypoint's overhead <= tini's + 1 ms");
 }
-
 
 fn which(name: &str) -> String {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -113,15 +116,21 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-
-
 /// Each tool's figure, with its ratio to entrypoint's.
 fn row(what: &str, figures: &[Duration]) {
     let ours = ms(figures[0]).max(0.001);
     let cells: Vec<String> = figures
         .iter()
         .enumerate()
-        .map(|(i, d)| if i == 0 { format!("{:.2} ms", ms(*d)) } else { format!("{:.2} ({:.1}x)", ms(*d), ms(*d) / ours) })
+        .map(
+            |(i, d)| {
+                if i == 0 {
+                    format!("{:.2} ms", ms(*d))
+                } else {
+                    format!("{:.2} ({:.1}x)", ms(*d), ms(*d) / ours)
+                }
+            },
+        )
         .collect();
     println!("{what:<36} {:>12} {:>12} {:>12}", cells[0], cells[1], cells[2]);
 }

@@ -51,7 +51,8 @@ impl Config {
             config.grace = duration::parse(&value).map_err(|why| format!("ENTRYPOINT_GRACE: {why}"))?;
         }
         if let Some(value) = read("ENTRYPOINT_KILL_AFTER")? {
-            config.kill_after = parse_optional_duration(&value).map_err(|why| format!("ENTRYPOINT_KILL_AFTER: {why}"))?;
+            config.kill_after =
+                parse_optional_duration(&value).map_err(|why| format!("ENTRYPOINT_KILL_AFTER: {why}"))?;
         }
         if let Some(value) = read("ENTRYPOINT_SIGNAL_GROUP")? {
             config.signal_group = parse_flag("ENTRYPOINT_SIGNAL_GROUP", &value)?;

@@ -52,7 +52,13 @@ impl SignalSet {
         let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: the set, siginfo and timespec outlive the call.
         let signal = unsafe {
-            libc::syscall(libc::SYS_rt_sigtimedwait, &self.0 as *const u64, info.as_mut_ptr(), timespec_ptr, KERNEL_SIGSET_SIZE)
+            libc::syscall(
+                libc::SYS_rt_sigtimedwait,
+                &self.0 as *const u64,
+                info.as_mut_ptr(),
+                timespec_ptr,
+                KERNEL_SIGSET_SIZE,
+            )
         };
         if signal <= 0 {
             return None;

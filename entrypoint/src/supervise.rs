@@ -298,7 +298,6 @@ fn parent_of(pid: i32) -> Option<i32> {
     after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,7 +116,8 @@ fn a_venv_python_linking_to_a_missing_interpreter_is_127_not_another_python_need
     let venv = scratch.venv("app", None);
     std::os::unix::fs::symlink("/nonexistent/bin/python3.11", venv.join("bin/python3")).unwrap();
     for mut command in [plain(), as_pid1()] {
-        let run = run(command.env("ENTRYPOINT_VENV", &venv).env("PATH", "/usr/bin:/bin").args(["python3", "-c", "print(1)"]));
+        let run =
+            run(command.env("ENTRYPOINT_VENV", &venv).env("PATH", "/usr/bin:/bin").args(["python3", "-c", "print(1)"]));
         assert_eq!(run.code(), 127, "ran another python: {}", run.stdout);
         assert!(run.stderr.contains("/nonexistent/bin/python3.11"), "{}", run.stderr);
     }

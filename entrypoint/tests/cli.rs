@@ -9,9 +9,18 @@ use support::*;
 fn help_as_the_sole_argument_lists_the_variables_and_exit_codes() {
     let run = run(plain().arg("--help"));
     assert_eq!(run.code(), 0);
-    for expected in ["ENTRYPOINT_VENV", "ENTRYPOINT_GRACE", "ENTRYPOINT_KILL_AFTER", "ENTRYPOINT_SIGNAL_GROUP",
-        "ENTRYPOINT_REMAP_EXIT", "ENTRYPOINT_SUBREAPER", "ENTRYPOINT_VERBOSE", "126", "127", "128+N"]
-    {
+    for expected in [
+        "ENTRYPOINT_VENV",
+        "ENTRYPOINT_GRACE",
+        "ENTRYPOINT_KILL_AFTER",
+        "ENTRYPOINT_SIGNAL_GROUP",
+        "ENTRYPOINT_REMAP_EXIT",
+        "ENTRYPOINT_SUBREAPER",
+        "ENTRYPOINT_VERBOSE",
+        "126",
+        "127",
+        "128+N",
+    ] {
         assert!(run.stdout.contains(expected), "--help lacks {expected}");
     }
 }

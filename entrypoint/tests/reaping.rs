@@ -70,7 +70,11 @@ fn a_worker_finishes_its_cleanup_before_entrypoint_exits_with_the_main_code_need
     assert_eq!(run.code(), 3, "{}", run.stderr);
     assert!(marker.exists(), "the worker was killed before finishing its cleanup");
     assert!(run.elapsed >= Duration::from_millis(700), "{:?}", run.elapsed);
-    assert!(run.elapsed < Duration::from_millis(2000), "waited for the grace period instead of the worker: {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_millis(2000),
+        "waited for the grace period instead of the worker: {:?}",
+        run.elapsed
+    );
 }
 
 #[test]

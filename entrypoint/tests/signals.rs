@@ -33,8 +33,20 @@ while True:
 
 fn forwarded_in_order(pid1: bool) {
     let mut signals = vec![
-        libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGTERM, libc::SIGWINCH,
-        libc::SIGALRM, libc::SIGPIPE, libc::SIGCONT, libc::SIGURG, libc::SIGPWR, libc::SIGABRT, libc::SIGSEGV,
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGTERM,
+        libc::SIGWINCH,
+        libc::SIGALRM,
+        libc::SIGPIPE,
+        libc::SIGCONT,
+        libc::SIGURG,
+        libc::SIGPWR,
+        libc::SIGABRT,
+        libc::SIGSEGV,
         libc::SIGBUS,
     ];
     // Every real-time signal a (glibc) Python can handle: 34-64.
@@ -44,7 +56,11 @@ fn forwarded_in_order(pid1: bool) {
         command.env("ENTRYPOINT_SUBREAPER", "1");
     }
     // The child also reports SIGCHLD, so that a forwarded one would show.
-    command.arg(real_python()).args(["-c", REPORTER]).args(signals.iter().map(i32::to_string)).arg(libc::SIGCHLD.to_string());
+    command
+        .arg(real_python())
+        .args(["-c", REPORTER])
+        .args(signals.iter().map(i32::to_string))
+        .arg(libc::SIGCHLD.to_string());
     let mut running = Running::start(&mut command);
     running.wait_for_line("ready");
     let entrypoint = running.entrypoint_pid(pid1);

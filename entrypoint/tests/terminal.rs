@@ -34,7 +34,8 @@ fn an_interactive_bash_gets_job_control_without_warnings_needs_root() {
     let printed = || pty.screen().lines().any(|line| line.contains("flags=") && !line.contains("$-"));
     assert!(eventually(Duration::from_secs(2), printed), "screen:\n{}", pty.screen());
     let screen = pty.screen();
-    let flags = screen.lines().filter(|line| !line.contains("$-")).find_map(|line| line.split_once("flags=")).map(|(_, f)| f);
+    let flags =
+        screen.lines().filter(|line| !line.contains("$-")).find_map(|line| line.split_once("flags=")).map(|(_, f)| f);
     assert!(flags.is_some_and(|flags| flags.contains('m')), "no monitor mode:\n{screen}");
     for warning in ["no job control", "cannot set terminal process group", "Inappropriate ioctl"] {
         assert!(!screen.contains(warning), "bash warned {warning:?}:\n{screen}");

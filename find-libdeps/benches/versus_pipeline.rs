@@ -53,7 +53,6 @@ fn main() {
     }
 }
 
-
 fn timed(command: &mut Command) -> Duration {
     let started = Instant::now();
     let status = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
@@ -97,5 +96,3 @@ fn count_files(dir: &Path) -> usize {
     }
     count
 }
-
-

@@ -49,7 +49,8 @@ pub struct Database<'a> {
 }
 
 /// Package states in which a package's files are on disk.
-const OWNING_STATES: &[&str] = &["installed", "unpacked", "half-configured", "half-installed", "triggers-awaited", "triggers-pending"];
+const OWNING_STATES: &[&str] =
+    &["installed", "unpacked", "half-configured", "half-installed", "triggers-awaited", "triggers-pending"];
 
 impl<'a> Database<'a> {
     /// Reads the database, indexing only the listed paths whose file names
@@ -65,7 +66,8 @@ impl<'a> Database<'a> {
         }
         let admin = PathBuf::from(ADMIN_DIR);
         let status_path = root.host_path(&admin.join("status"));
-        let status = std::fs::read(&status_path).map_err(|err| format!("{}: {err} (no dpkg database?)", status_path.display()))?;
+        let status = std::fs::read(&status_path)
+            .map_err(|err| format!("{}: {err} (no dpkg database?)", status_path.display()))?;
         let mut records: Vec<HashMap<String, String>> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();
         let mut apply = |text: &[u8], source: &Path| -> Result<(), String> {
@@ -120,8 +122,14 @@ impl<'a> Database<'a> {
         for (number, package) in packages.iter().enumerate() {
             let qualified = format!("{}:{}.list", package.name, package.arch);
             let plain = format!("{}.list", package.name);
-            let names: Vec<&str> = if multiarch_names && package.multi_arch_same { vec![&qualified, &plain] } else { vec![&plain, &qualified] };
-            let Some(list) = names.iter().find_map(|name| std::fs::read(root.host_path(&admin.join("info").join(name))).ok()) else {
+            let names: Vec<&str> = if multiarch_names && package.multi_arch_same {
+                vec![&qualified, &plain]
+            } else {
+                vec![&plain, &qualified]
+            };
+            let Some(list) =
+                names.iter().find_map(|name| std::fs::read(root.host_path(&admin.join("info").join(name))).ok())
+            else {
                 continue;
             };
             for line in list.split(|&b| b == b'\n') {
@@ -151,7 +159,10 @@ impl<'a> Database<'a> {
         if let Some(diversion) = self.diversions.iter().find(|d| self.canonical(&d.to).as_ref() == Some(&target)) {
             // A diverted file now lives at `to`: its owner is whoever ships
             // `from`, other than the package that made the diversion.
-            return self.listed_owners(&diversion.from).into_iter().find(|&p| Some(&self.packages[p].name) != diversion.by.as_ref());
+            return self
+                .listed_owners(&diversion.from)
+                .into_iter()
+                .find(|&p| Some(&self.packages[p].name) != diversion.by.as_ref());
         }
         let owners = self.listed_owners(hop);
         if let Some(diversion) = self.diversions.iter().find(|d| self.canonical(&d.from).as_ref() == Some(&target)) {
@@ -166,8 +177,11 @@ impl<'a> Database<'a> {
     fn listed_owners(&self, path: &Path) -> Vec<usize> {
         let (Some(name), Some(target)) = (path.file_name(), self.canonical(path)) else { return Vec::new() };
         let Some(candidates) = self.by_name.get(crate::rootfs::bytes(Path::new(name))) else { return Vec::new() };
-        let mut owners: Vec<usize> =
-            candidates.iter().filter(|(listed, _)| self.canonical(listed).as_ref() == Some(&target)).map(|(_, p)| *p).collect();
+        let mut owners: Vec<usize> = candidates
+            .iter()
+            .filter(|(listed, _)| self.canonical(listed).as_ref() == Some(&target))
+            .map(|(_, p)| *p)
+            .collect();
         owners.dedup();
         owners
     }
@@ -194,7 +208,8 @@ fn owns_files(status: &str) -> bool {
 /// RFC 822-style paragraphs; continuation lines are kept only for the
 /// fields read here, which are single-line.
 fn paragraphs(text: &[u8], source: &Path) -> Result<Vec<HashMap<String, String>>, String> {
-    let text = std::str::from_utf8(text).map_err(|_| format!("{}: not UTF-8: a corrupt dpkg database", source.display()))?;
+    let text =
+        std::str::from_utf8(text).map_err(|_| format!("{}: not UTF-8: a corrupt dpkg database", source.display()))?;
     let mut result = Vec::new();
     let mut current: HashMap<String, String> = HashMap::new();
     for (number, line) in text.lines().enumerate() {

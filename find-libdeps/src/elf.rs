@@ -94,9 +94,7 @@ pub fn read(file: &File, expected: Kind) -> Result<Read, Malformed> {
         return Ok(Read::NotElf);
     }
     let length = file.metadata()?.len();
-    parse(&ident[..got], length, expected, |buffer, offset| {
-        file.read_exact_at(buffer, offset).map_err(Malformed::from)
-    })
+    parse(&ident[..got], length, expected, |buffer, offset| file.read_exact_at(buffer, offset).map_err(Malformed::from))
 }
 
 /// The same over bytes in memory (fuzzing, and files already read).
@@ -136,23 +134,39 @@ struct Layout {
 impl Layout {
     fn u16(&self, b: &[u8], at: usize) -> u16 {
         let bytes = [b[at], b[at + 1]];
-        if self.little { u16::from_le_bytes(bytes) } else { u16::from_be_bytes(bytes) }
+        if self.little {
+            u16::from_le_bytes(bytes)
+        } else {
+            u16::from_be_bytes(bytes)
+        }
     }
 
     fn u32(&self, b: &[u8], at: usize) -> u32 {
         let bytes = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        if self.little { u32::from_le_bytes(bytes) } else { u32::from_be_bytes(bytes) }
+        if self.little {
+            u32::from_le_bytes(bytes)
+        } else {
+            u32::from_be_bytes(bytes)
+        }
     }
 
     fn u64(&self, b: &[u8], at: usize) -> u64 {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&b[at..at + 8]);
-        if self.little { u64::from_le_bytes(bytes) } else { u64::from_be_bytes(bytes) }
+        if self.little {
+            u64::from_le_bytes(bytes)
+        } else {
+            u64::from_be_bytes(bytes)
+        }
     }
 
     /// A word: 8 bytes in ELF64, 4 in ELF32.
     fn word(&self, b: &[u8], at: usize) -> u64 {
-        if self.is_64 { self.u64(b, at) } else { u64::from(self.u32(b, at)) }
+        if self.is_64 {
+            self.u64(b, at)
+        } else {
+            u64::from(self.u32(b, at))
+        }
     }
 }
 
@@ -351,7 +365,8 @@ mod tests {
     fn a_segment_offset_near_the_top_of_the_address_space_is_malformed_not_an_overflow() {
         let mut me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let phoff = u64::from_le_bytes(me[32..40].try_into().unwrap()) as usize;
-        let (size, count) = (u16::from_le_bytes([me[54], me[55]]) as usize, u16::from_le_bytes([me[56], me[57]]) as usize);
+        let (size, count) =
+            (u16::from_le_bytes([me[54], me[55]]) as usize, u16::from_le_bytes([me[56], me[57]]) as usize);
         for entry in (0..count).map(|i| phoff + i * size) {
             if u32::from_le_bytes(me[entry..entry + 4].try_into().unwrap()) == PT_LOAD {
                 me[entry + 8..entry + 16].copy_from_slice(&(u64::MAX - 15).to_le_bytes());

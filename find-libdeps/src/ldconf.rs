@@ -124,9 +124,14 @@ mod tests {
         std::fs::create_dir_all(host.join("opt/b/lib")).unwrap();
         std::fs::create_dir_all(host.join("opt/a/lib")).unwrap();
         symlink("/opt/a", host.join("opt/alias")).unwrap();
-        std::fs::write(host.join("etc/ld.so.conf"), "include ld.so.conf.d/*.conf # inline comment\n/usr/local/lib\n").unwrap();
+        std::fs::write(host.join("etc/ld.so.conf"), "include ld.so.conf.d/*.conf # inline comment\n/usr/local/lib\n")
+            .unwrap();
         std::fs::write(host.join("etc/ld.so.conf.d/20-b.conf"), "/opt/b/lib\n").unwrap();
-        std::fs::write(host.join("etc/ld.so.conf.d/10-a.conf"), "# a\n/opt/a/lib\n  /opt/alias/lib  \nhwcap 0 nosegneg\n").unwrap();
+        std::fs::write(
+            host.join("etc/ld.so.conf.d/10-a.conf"),
+            "# a\n/opt/a/lib\n  /opt/alias/lib  \nhwcap 0 nosegneg\n",
+        )
+        .unwrap();
         std::fs::write(host.join("etc/ld.so.conf.d/ignored.txt"), "/nope\n").unwrap();
         let dirs = directories(&Root::new(&host));
         let expected: Vec<PathBuf> = ["/opt/a/lib", "/opt/b/lib", "/usr/local/lib"].iter().map(PathBuf::from).collect();

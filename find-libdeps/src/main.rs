@@ -163,7 +163,11 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
     }
     for (path, (file, needed)) in &unowned {
         failed = true;
-        let how = if explained.iter().any(|e| e.edge.path == *path && e.edge.how == How::Interpreter) { "interpreter" } else { "library" };
+        let how = if explained.iter().any(|e| e.edge.path == *path && e.edge.how == How::Interpreter) {
+            "interpreter"
+        } else {
+            "library"
+        };
         diag.error(format_args!(
             "{}: the {how} {} that {} needs as {needed} is owned by no package",
             path.display(),
@@ -191,7 +195,11 @@ fn run(cli: &Cli, diag: Diag) -> i32 {
             return exit::USAGE;
         }
     }
-    if failed { exit::FAILURE } else { exit::SUCCESS }
+    if failed {
+        exit::FAILURE
+    } else {
+        exit::SUCCESS
+    }
 }
 
 /// The file names dpkg's lists must be searched for: every hop of every
@@ -235,9 +243,9 @@ fn depends(root: &Root, objects: &[Object], explained: &[Explained]) -> Result<S
         if packages.is_empty() {
             continue;
         }
-        let needs: Vec<Need> =
-            packages.iter().map(|(soname, package, arch)| Need { soname, package, arch }).collect();
-        let bytes = std::fs::read(root.host_path(&object.path)).map_err(|err| format!("{}: {err}", object.path.display()))?;
+        let needs: Vec<Need> = packages.iter().map(|(soname, package, arch)| Need { soname, package, arch }).collect();
+        let bytes =
+            std::fs::read(root.host_path(&object.path)).map_err(|err| format!("{}: {err}", object.path.display()))?;
         depends.add_object(root, &bytes, &needs).map_err(|err| format!("{}: {err}", object.path.display()))?;
     }
     Ok(depends.render())

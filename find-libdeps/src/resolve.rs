@@ -103,7 +103,13 @@ struct Loaded {
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(root: &'a Root, kind: Kind, ld_so_conf: Vec<PathBuf>, objects: &'a [Object], ignored: &'a dyn Fn(&str) -> bool) -> Resolver<'a> {
+    pub fn new(
+        root: &'a Root,
+        kind: Kind,
+        ld_so_conf: Vec<PathBuf>,
+        objects: &'a [Object],
+        ignored: &'a dyn Fn(&str) -> bool,
+    ) -> Resolver<'a> {
         let by_key = objects.iter().enumerate().map(|(index, object)| (object.key, index)).collect();
         let tree_sonames = objects.iter().filter_map(|object| object.dynamic.soname.as_deref()).collect();
         Resolver { root, kind, ld_so_conf, objects, by_key, tree_sonames, ignored, candidates: Default::default() }
@@ -175,11 +181,23 @@ impl<'a> Resolver<'a> {
                 });
                 if let Some(already) = already {
                     let path = self.objects[already.object].path.clone();
-                    resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how: How::AlreadyLoaded, path, in_tree: true });
+                    resolution.edges.insert(Edge {
+                        file: object.path.clone(),
+                        needed: needed.clone(),
+                        how: How::AlreadyLoaded,
+                        path,
+                        in_tree: true,
+                    });
                     continue;
                 }
                 if let Some(path) = system_loaded.get(needed) {
-                    let edge = Edge { file: object.path.clone(), needed: needed.clone(), how: How::AlreadyLoaded, path: path.clone(), in_tree: false };
+                    let edge = Edge {
+                        file: object.path.clone(),
+                        needed: needed.clone(),
+                        how: How::AlreadyLoaded,
+                        path: path.clone(),
+                        in_tree: false,
+                    };
                     resolution.edges.insert(edge);
                     continue;
                 }
@@ -187,15 +205,32 @@ impl<'a> Resolver<'a> {
                 match self.search(needed, &chain) {
                     Ok((path, how, key)) => match self.by_key.get(&key) {
                         Some(&found) => {
-                            resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how, path: path.clone(), in_tree: true });
+                            resolution.edges.insert(Edge {
+                                file: object.path.clone(),
+                                needed: needed.clone(),
+                                how,
+                                path: path.clone(),
+                                in_tree: true,
+                            });
                             if keys_loaded.insert(key) {
-                                loads.push(Loaded { object: found, name: needed.clone(), opened: path.clone(), loader: Some(current) });
+                                loads.push(Loaded {
+                                    object: found,
+                                    name: needed.clone(),
+                                    opened: path.clone(),
+                                    loader: Some(current),
+                                });
                                 queue.push_back(loads.len() - 1);
                             }
                         }
                         None => {
                             system_loaded.insert(needed.clone(), path.clone());
-                            resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how, path, in_tree: false });
+                            resolution.edges.insert(Edge {
+                                file: object.path.clone(),
+                                needed: needed.clone(),
+                                how,
+                                path,
+                                in_tree: false,
+                            });
                         }
                     },
                     Err(searched) if self.tree_sonames.contains(needed.as_str()) => {
@@ -204,12 +239,23 @@ impl<'a> Resolver<'a> {
                             "{}: {needed} is found only because a library of the tree with that SONAME may be loaded first",
                             object.path.display()
                         ));
-                        let provider = self.objects.iter().find(|o| o.dynamic.soname.as_deref() == Some(needed.as_str()));
+                        let provider =
+                            self.objects.iter().find(|o| o.dynamic.soname.as_deref() == Some(needed.as_str()));
                         let path = provider.map(|o| o.path.clone()).unwrap_or_default();
-                        resolution.edges.insert(Edge { file: object.path.clone(), needed: needed.clone(), how: How::TreeSoname, path, in_tree: true });
+                        resolution.edges.insert(Edge {
+                            file: object.path.clone(),
+                            needed: needed.clone(),
+                            how: How::TreeSoname,
+                            path,
+                            in_tree: true,
+                        });
                     }
                     Err(searched) => {
-                        resolution.missing.insert(Missing { file: object.path.clone(), needed: needed.clone(), searched });
+                        resolution.missing.insert(Missing {
+                            file: object.path.clone(),
+                            needed: needed.clone(),
+                            searched,
+                        });
                     }
                 }
             }
@@ -337,7 +383,10 @@ mod tests {
             expand_tokens("$ORIGIN/../pkg.libs", path),
             PathBuf::from("/venv/lib/python3.11/site-packages/pkg/../pkg.libs")
         );
-        assert_eq!(expand_tokens("${ORIGIN}/x:$LIB", path).to_str().unwrap(), "/venv/lib/python3.11/site-packages/pkg/x:lib/x86_64-linux-gnu");
+        assert_eq!(
+            expand_tokens("${ORIGIN}/x:$LIB", path).to_str().unwrap(),
+            "/venv/lib/python3.11/site-packages/pkg/x:lib/x86_64-linux-gnu"
+        );
         assert_eq!(expand_tokens("/opt/$PLATFORM", path), PathBuf::from("/opt/x86_64"));
     }
 

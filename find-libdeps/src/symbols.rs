@@ -142,7 +142,9 @@ impl Depends {
         let symbols = undefined_symbols(bytes).unwrap_or_default();
         let mut files: Vec<(usize, SymbolsFile)> = Vec::new();
         for (index, need) in needs.iter().enumerate() {
-            if let Some(file) = read_info(root, need.package, need.arch, "symbols").map(|text| SymbolsFile::parse(&text)) {
+            if let Some(file) =
+                read_info(root, need.package, need.arch, "symbols").map(|text| SymbolsFile::parse(&text))
+            {
                 if file.has(need.soname) {
                     files.push((index, file));
                     continue;
@@ -176,7 +178,8 @@ impl Depends {
                 self.merge_template(file.template(soname, 0).unwrap_or(needs[*index].package), &smallest);
             }
             for (number, version) in used {
-                let template = file.template(soname, number).or(file.template(soname, 0)).unwrap_or(needs[*index].package);
+                let template =
+                    file.template(soname, number).or(file.template(soname, 0)).unwrap_or(needs[*index].package);
                 self.merge_template(template, version);
             }
         }
@@ -227,7 +230,11 @@ impl Depends {
     /// =, <<, <=), then version as a plain string.
     pub fn render(&self) -> String {
         let computed = self.entries.iter().map(|(package, version)| {
-            if version.is_empty() || version == "0" { package.clone() } else { format!("{package} (>= {version})") }
+            if version.is_empty() || version == "0" {
+                package.clone()
+            } else {
+                format!("{package} (>= {version})")
+            }
         });
         let mut parts: Vec<String> = computed.chain(self.others.iter().cloned()).collect();
         parts.sort_by_cached_key(|text| sort_key(text));
@@ -264,7 +271,11 @@ fn shlibs_entry<'a>(shlibs: &'a str, soname: &str) -> Option<&'a str> {
         None => {
             // dpkg's /^(.*)-(\d.*)\.so$/: the last '-' that a digit follows.
             let stem = soname.strip_suffix(".so")?;
-            let dash = stem.char_indices().rev().find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))?.0;
+            let dash = stem
+                .char_indices()
+                .rev()
+                .find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))?
+                .0;
             (stem[..dash].to_string(), stem[dash + 1..].to_string())
         }
     };
@@ -309,7 +320,10 @@ libz.so.1 zlib1g #MINVER#
         assert_eq!(shlibs_entry(shlibs, "libpq.so.5"), Some("libpq5 (>= 10~~)"));
         assert_eq!(shlibs_entry("libfoo 1.2 libfoo1.2\n", "libfoo-1.2.so"), Some("libfoo1.2"));
         let binutils = "libopcodes 2.40-system libbinutils (>= 2.40), libbinutils (<< 2.40.1)\n";
-        assert_eq!(shlibs_entry(binutils, "libopcodes-2.40-system.so"), Some("libbinutils (>= 2.40), libbinutils (<< 2.40.1)"));
+        assert_eq!(
+            shlibs_entry(binutils, "libopcodes-2.40-system.so"),
+            Some("libbinutils (>= 2.40), libbinutils (<< 2.40.1)")
+        );
         assert_eq!(shlibs_entry(shlibs, "libpq.so.6"), None);
     }
 

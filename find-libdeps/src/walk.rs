@@ -55,7 +55,8 @@ fn walk(root: &Root, dir: &Path, kind: Kind, seen: &mut HashSet<FileKey>, scan: 
     // The directory entry's type and inode number, so that no file needs a
     // stat of its own: most of a venv is not ELF, and the walk's system
     // calls are its cost.
-    let mut entries: Vec<_> = entries.flatten().filter_map(|e| Some((e.file_name(), e.file_type().ok()?, e.ino()))).collect();
+    let mut entries: Vec<_> =
+        entries.flatten().filter_map(|e| Some((e.file_name(), e.file_type().ok()?, e.ino()))).collect();
     // Sorted, so that which of two hard links is reported does not depend
     // on the directory's order.
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -89,7 +90,9 @@ fn examine(root: &Root, path: PathBuf, key: FileKey, kind: Kind, scan: &mut Scan
             let key = file.metadata().map(|m| (m.dev(), m.ino())).unwrap_or(key);
             scan.objects.push(Object { path, key, dynamic });
         }
-        Err(elf::Malformed(why)) => scan.warnings.push(format!("{}: skipped, a damaged ELF file: {why}", path.display())),
+        Err(elf::Malformed(why)) => {
+            scan.warnings.push(format!("{}: skipped, a damaged ELF file: {why}", path.display()))
+        }
     }
 }
 

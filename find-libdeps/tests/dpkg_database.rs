@@ -47,10 +47,17 @@ fn the_same_directory_through_two_paths_is_searched_once() {
 fn a_package_in_config_files_state_in_a_newer_journal_entry_owns_nothing() {
     let root = root_with_libq("journal");
     Dpkg::new(&root).package("libq1", false, &["/opt/q/lib/libq.so.1"]).write(Some("1\n"));
-    root.write("var/lib/dpkg/updates/0001", b"Package: libq1\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0-1\n\n");
+    root.write(
+        "var/lib/dpkg/updates/0001",
+        b"Package: libq1\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0-1\n\n",
+    );
     let run = find_in(&root);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("/opt/q/lib/libq.so.1") && run.stderr.contains("owned by no package"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/opt/q/lib/libq.so.1") && run.stderr.contains("owned by no package"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -75,7 +82,8 @@ fn a_foreign_architecture_package_is_printed_with_its_arch() {
     let mut dpkg = Dpkg::new(&root);
     dpkg.package("libq1", true, &["/opt/q/lib/libq.so.1"]);
     dpkg.status = dpkg.status.replace("Architecture: amd64", "Architecture: i386");
-    std::fs::rename(root.path("var/lib/dpkg/info/libq1:amd64.list"), root.path("var/lib/dpkg/info/libq1:i386.list")).unwrap();
+    std::fs::rename(root.path("var/lib/dpkg/info/libq1:amd64.list"), root.path("var/lib/dpkg/info/libq1:i386.list"))
+        .unwrap();
     dpkg.write(Some("1\n"));
     let run = find_in(&root);
     assert_eq!(run.stdout, "libq1:i386\n", "{}", run.stderr);
@@ -87,7 +95,12 @@ fn a_library_owned_by_no_package_is_an_error_naming_it() {
     Dpkg::new(&root).package("other", false, &["/usr/bin/other"]).write(Some("1\n"));
     let run = find_in(&root);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("/opt/q/lib/libq.so.1") && run.stderr.contains("app/module.so needs as libq.so.1 is owned by no package"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/opt/q/lib/libq.so.1")
+            && run.stderr.contains("app/module.so needs as libq.so.1 is owned by no package"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -25,9 +25,13 @@ fn usrmerge_on_bookworm_maps_lib_and_usr_lib_listings_needs_root() {
         return;
     }
     let rootfs = rootfs("bookworm");
-    let list = |name: &str| std::fs::read_to_string(rootfs.join(format!("var/lib/dpkg/info/{name}:amd64.list"))).unwrap();
+    let list =
+        |name: &str| std::fs::read_to_string(rootfs.join(format!("var/lib/dpkg/info/{name}:amd64.list"))).unwrap();
     assert!(list("zlib1g").contains("\n/lib/x86_64-linux-gnu/libz.so.1\n"), "zlib1g lists /lib/... on bookworm");
-    assert!(list("libpq5").contains("\n/usr/lib/x86_64-linux-gnu/libpq.so.5\n"), "libpq5 lists /usr/lib/... on bookworm");
+    assert!(
+        list("libpq5").contains("\n/usr/lib/x86_64-linux-gnu/libpq.so.5\n"),
+        "libpq5 lists /usr/lib/... on bookworm"
+    );
     let (tree, inner) = tree_in(&rootfs, "usrmerge");
     Build { needs: &["libz.so.1", "libpq.so.5"], ..Build::library(&tree.path("module.so")) }.build();
     let run = find(&rootfs, &[&inner]);
@@ -45,7 +49,10 @@ fn usrmerge_on_trixie_maps_the_interpreter_to_libc6_needs_root() {
     let run = find(&rootfs, &["--format", "json", &inner]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let interpreter = run.stdout.lines().find(|l| l.contains("\"how\": \"interpreter\"")).expect(&run.stdout);
-    assert!(interpreter.contains("/lib64/ld-linux-x86-64.so.2") && interpreter.contains("\"package\": \"libc6\""), "{interpreter}");
+    assert!(
+        interpreter.contains("/lib64/ld-linux-x86-64.so.2") && interpreter.contains("\"package\": \"libc6\""),
+        "{interpreter}"
+    );
     let names = find(&rootfs, &[&inner]);
     assert_eq!(names.stdout, "libc6\n");
 }
@@ -77,7 +84,11 @@ fn a_library_in_usr_local_lib_owned_by_no_package_is_an_error_needs_root() {
     let run = find(&rootfs, &[&inner]);
     std::fs::remove_file(&local).unwrap();
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("/usr/local/lib/{soname}")) && run.stderr.contains("owned by no package"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("/usr/local/lib/{soname}")) && run.stderr.contains("owned by no package"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -91,7 +102,10 @@ fn inside_the_rootfs_and_from_outside_with_root_the_answer_is_the_same_needs_roo
     Build { executable: true, needs: &["libblas.so.3"], ..Build::library(&tree.path("bin/tool")) }.build();
     std::fs::copy(binary(), tree.path("find-libdeps")).unwrap();
     let outside = find(&rootfs, &["--format", "json", &inner]);
-    let inside = run(std::process::Command::new("chroot").arg(&rootfs).arg(format!("{inner}/find-libdeps")).args(["--format", "json", &inner]));
+    let inside = run(std::process::Command::new("chroot")
+        .arg(&rootfs)
+        .arg(format!("{inner}/find-libdeps"))
+        .args(["--format", "json", &inner]));
     assert_eq!(outside.code, 0, "{}", outside.stderr);
     assert_eq!(inside.code, 0, "{}", inside.stderr);
     assert_eq!(inside.stdout, outside.stdout);
@@ -109,11 +123,12 @@ fn depends_equals_dpkg_shlibdeps_minimum_versions_needs_root() {
     let objects = ["usr/lib/x86_64-linux-gnu/libpq.so.5", "usr/bin/dpkg", "usr/bin/readelf", "usr/bin/objdump"];
     for object in objects {
         let name = std::path::Path::new(object).file_name().unwrap();
-        std::fs::copy(rootfs.join(object), tree.path("objects").join(name)).or_else(|_| {
-            std::fs::create_dir_all(tree.path("objects"))?;
-            std::fs::copy(rootfs.join(object), tree.path("objects").join(name))
-        })
-        .unwrap();
+        std::fs::copy(rootfs.join(object), tree.path("objects").join(name))
+            .or_else(|_| {
+                std::fs::create_dir_all(tree.path("objects"))?;
+                std::fs::copy(rootfs.join(object), tree.path("objects").join(name))
+            })
+            .unwrap();
     }
     tree.write("work/debian/control", b"Source: venvkit-test\n\nPackage: venvkit-test\nArchitecture: any\n");
     let ours = find(&rootfs, &["--format", "depends", &format!("{inner}/objects")]);

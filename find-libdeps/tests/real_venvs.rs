@@ -71,8 +71,14 @@ fn a_source_built_venv_yields_direct_owners_not_the_loaders_closure_needs_root()
     let closure = oracle(&rootfs, "/opt/source-venv", true);
     assert!(found.is_subset(&closure), "{found:?} not within {closure:?}");
     let transitive_only: Vec<&String> = closure.difference(&found).collect();
-    assert!(transitive_only.iter().any(|p| p.as_str() == "libssl3"), "libpq5's own libssl3 should be left to apt: {transitive_only:?}");
-    assert!(transitive_only.iter().any(|p| p.starts_with("libicu")), "libxml2's own ICU should be left to apt: {transitive_only:?}");
+    assert!(
+        transitive_only.iter().any(|p| p.as_str() == "libssl3"),
+        "libpq5's own libssl3 should be left to apt: {transitive_only:?}"
+    );
+    assert!(
+        transitive_only.iter().any(|p| p.starts_with("libicu")),
+        "libxml2's own ICU should be left to apt: {transitive_only:?}"
+    );
 }
 
 #[test]

@@ -70,7 +70,8 @@ fn output_is_the_same_across_runs_and_directory_orders() {
     };
     let first = build_tree(&["a", "c", "b"]);
     let second = build_tree(&["b", "c", "a"]);
-    let outputs: Vec<String> = [&first, &first, &second].iter().map(|tree| run(command().arg(&tree.0)).stdout).collect();
+    let outputs: Vec<String> =
+        [&first, &first, &second].iter().map(|tree| run(command().arg(&tree.0)).stdout).collect();
     assert_eq!(outputs[0], "libc6\nzlib1g\n");
     assert!(outputs.iter().all(|o| *o == outputs[0]), "{outputs:?}");
 }

@@ -38,9 +38,15 @@ fn a_module_with_an_origin_rpath_to_its_bundled_library_needs_no_package_for_it(
 /// bundled; libA has no search path of its own and libB no SONAME.
 fn chain(tree: &Scratch, tag: Tag) {
     Build::library(&tree.path("pkg.libs/libB.so")).build();
-    Build { soname: Some("libA.so.1"), needs: &["libB.so"], ..Build::library(&tree.path("pkg.libs/libA.so.1")) }.build();
-    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../pkg.libs"], tag, ..Build::library(&tree.path("pkg/module.so")) }
+    Build { soname: Some("libA.so.1"), needs: &["libB.so"], ..Build::library(&tree.path("pkg.libs/libA.so.1")) }
         .build();
+    Build {
+        needs: &["libA.so.1"],
+        search: &["$ORIGIN/../pkg.libs"],
+        tag,
+        ..Build::library(&tree.path("pkg/module.so"))
+    }
+    .build();
 }
 
 #[test]
@@ -72,11 +78,17 @@ fn runpath_wins_over_rpath_on_the_same_object() {
     }
     // The SONAME entry's string becomes the RUNPATH: one object, both tags.
     let module = tree.path("module.so");
-    Build { soname: Some("$ORIGIN/by-runpath"), needs: &["libC.so.1"], search: &["$ORIGIN/by-rpath"], ..Build::library(&module) }
-        .build();
+    Build {
+        soname: Some("$ORIGIN/by-runpath"),
+        needs: &["libC.so.1"],
+        search: &["$ORIGIN/by-rpath"],
+        ..Build::library(&module)
+    }
+    .build();
     retag(&module, DT_SONAME, DT_RUNPATH);
     let run = json(&tree);
-    let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"libC.so.1\"") && l.contains("module.so\"")).unwrap();
+    let edge =
+        run.stdout.lines().find(|l| l.contains("\"needed\": \"libC.so.1\"") && l.contains("module.so\"")).unwrap();
     assert!(edge.contains("by-runpath/libC.so.1") && edge.contains("\"how\": \"runpath\""), "{edge}");
 }
 
@@ -86,9 +98,11 @@ fn origin_through_a_symlinked_directory_resolves_on_disk_not_lexically() {
     // No SONAME: the in-tree SONAME fallback must not rescue a wrong search.
     Build::library(&tree.path("vendor/deps/libB.so.1")).build();
     let lib_a = tree.path("vendor/lib/libA.so.1");
-    Build { soname: Some("libA.so.1"), needs: &["libB.so.1"], search: &["$ORIGIN/../deps"], ..Build::library(&lib_a) }.build();
+    Build { soname: Some("libA.so.1"), needs: &["libB.so.1"], search: &["$ORIGIN/../deps"], ..Build::library(&lib_a) }
+        .build();
     tree.link("vendor/lib", "libs");
-    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../libs"], ..Build::library(&tree.path("mod/module.so")) }.build();
+    Build { needs: &["libA.so.1"], search: &["$ORIGIN/../libs"], ..Build::library(&tree.path("mod/module.so")) }
+        .build();
     // libA is opened as .../libs/libA.so.1, so its $ORIGIN/../deps is
     // .../libs/../deps: vendor/deps on disk; lexically .../deps, which does
     // not exist.
@@ -101,8 +115,13 @@ fn origin_through_a_symlinked_directory_resolves_on_disk_not_lexically() {
 fn origin_is_where_a_library_was_opened_through_a_symlinked_file() {
     let tree = Scratch::new("origin-file-link");
     Build::library(&tree.path("deps/libB.so.1")).build();
-    Build { soname: Some("libA.so.1"), needs: &["libB.so.1"], search: &["$ORIGIN/../deps"], ..Build::library(&tree.path("vendor/x/libA.so.1")) }
-        .build();
+    Build {
+        soname: Some("libA.so.1"),
+        needs: &["libB.so.1"],
+        search: &["$ORIGIN/../deps"],
+        ..Build::library(&tree.path("vendor/x/libA.so.1"))
+    }
+    .build();
     tree.link("../vendor/x/libA.so.1", "lib/libA.so.1");
     Build { needs: &["libA.so.1"], search: &["$ORIGIN/../lib"], ..Build::library(&tree.path("app/module.so")) }.build();
     // libA is opened as lib/libA.so.1, so its $ORIGIN is lib/ and
@@ -116,7 +135,8 @@ fn a_module_that_another_module_loads_is_also_resolved_on_its_own() {
     let tree = Scratch::new("importable");
     Build::library(&tree.path("libs/libB.so.1")).build();
     Build { needs: &["libB.so.1"], ..Build::library(&tree.path("pkg/x.so")) }.build();
-    Build { needs: &["x.so"], search: &["$ORIGIN/../libs", "$ORIGIN"], ..Build::library(&tree.path("pkg/y.so")) }.build();
+    Build { needs: &["x.so"], search: &["$ORIGIN/../libs", "$ORIGIN"], ..Build::library(&tree.path("pkg/y.so")) }
+        .build();
     // Loaded through y.so, x.so inherits y's RPATH; imported by itself, it
     // has none, and libB.so.1 cannot be found.
     let run = run(command().arg(&tree.0));
@@ -127,7 +147,8 @@ fn a_module_that_another_module_loads_is_also_resolved_on_its_own() {
 #[test]
 fn a_missing_soname_names_itself_the_needing_file_and_the_dirs_searched() {
     let tree = Scratch::new("missing");
-    Build { needs: &["libvenvkitmissing.so.7"], search: &["$ORIGIN/libs"], ..Build::library(&tree.path("module.so")) }.build();
+    Build { needs: &["libvenvkitmissing.so.7"], search: &["$ORIGIN/libs"], ..Build::library(&tree.path("module.so")) }
+        .build();
     let run = run(command().arg(&tree.0));
     assert_eq!(run.code, 1);
     let line = run.stderr.lines().find(|l| l.contains("libvenvkitmissing.so.7")).expect(&run.stderr);
@@ -154,7 +175,11 @@ fn elf_files_are_found_by_magic_whatever_their_names() {
     Build { needs: &[bundled], search: &["$ORIGIN/../libs"], executable: true, ..Build::library(&tool) }.build();
     let run = json(&tree);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains(&format!("\"file\": \"{}\", \"needed\": \"{bundled}\"", tool.display())), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("\"file\": \"{}\", \"needed\": \"{bundled}\"", tool.display())),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains(&format!("libs/{bundled}\", \"needed\": \"libc.so.6\"")), "{}", run.stdout);
     assert!(run.stdout.contains("\"how\": \"interpreter\""), "the executable's PT_INTERP counts: {}", run.stdout);
 }
@@ -190,7 +215,10 @@ fn an_unresolvable_soname_of_a_library_in_the_tree_is_satisfied_with_a_warning()
 
 #[test]
 fn a_tree_needing_only_libc_yields_exactly_libc6_with_libc6_dev_installed() {
-    assert!(std::path::Path::new("/var/lib/dpkg/info/libc6-dev:amd64.list").exists(), "the host has libc6-dev (make test installs it)");
+    assert!(
+        std::path::Path::new("/var/lib/dpkg/info/libc6-dev:amd64.list").exists(),
+        "the host has libc6-dev (make test installs it)"
+    );
     let tree = Scratch::new("libc");
     Build::library(&tree.path("module.so")).build();
     let run = run(command().arg(&tree.0));

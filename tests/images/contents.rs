@@ -16,10 +16,14 @@ fn every_image_has_the_four_static_tools_linked_from_sbin_and_each_runs() {
         engine.run(&["rm", id]);
         assert_eq!(copy.code, 0, "{}", copy.stderr);
         for tool in TOOLS {
-            let bytes = std::fs::read(copied.path(tool)).unwrap_or_else(|e| panic!("{image}: /usr/local/bin/{tool}: {e}"));
+            let bytes =
+                std::fs::read(copied.path(tool)).unwrap_or_else(|e| panic!("{image}: /usr/local/bin/{tool}: {e}"));
             let elf = Elf::parse(&bytes).unwrap();
             assert_eq!(elf.interpreter, None, "{image}: {tool} is not static");
-            assert!(!elf.dynamic.iter().flat_map(|d| &d.dyns).any(|d| d.d_tag == DT_NEEDED), "{image}: {tool} needs libraries");
+            assert!(
+                !elf.dynamic.iter().flat_map(|d| &d.dyns).any(|d| d.d_tag == DT_NEEDED),
+                "{image}: {tool} needs libraries"
+            );
         }
         let script = "for tool in apt-install entrypoint find-libdeps wait-for-port; do \
                         [ \"$(readlink /usr/local/sbin/$tool)\" = ../bin/$tool ] || { echo no sbin link for $tool; exit 1; }; \
@@ -53,7 +57,10 @@ fn lang_is_c_utf8_without_locales_and_debian_frontend_is_not_in_any_image() {
         let env = engine.inspect(&image, "{{json .Config.Env}}");
         assert!(env.contains("\"LANG=C.UTF-8\""), "{image}: {env}");
         assert!(!env.contains("DEBIAN_FRONTEND"), "{image}: {env}");
-        let ran = engine.sh(&image, "dpkg-query -W -f '${db:Status-Status}' locales 2>/dev/null; echo; locale -a 2>/dev/null || true");
+        let ran = engine.sh(
+            &image,
+            "dpkg-query -W -f '${db:Status-Status}' locales 2>/dev/null; echo; locale -a 2>/dev/null || true",
+        );
         assert!(!ran.stdout.starts_with("installed"), "{image}: locales is installed");
     }
     for (suite, _) in SUITES {

@@ -22,7 +22,12 @@ fn make_deb(out: &Path) -> PathBuf {
 fn package() -> PathBuf {
     let _once = exclusive("deb");
     let out = repo().join("target/deb/first");
-    let existing = std::fs::read_dir(&out).into_iter().flatten().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "deb"));
+    let existing = std::fs::read_dir(&out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"));
     match existing {
         Some(deb) if made_this_run(&deb) => deb,
         _ => {
@@ -60,15 +65,24 @@ fn the_package_has_its_control_fields_and_depends_on_python_and_libpq5_as_dpkg_s
     let depends = field(&deb, "Depends");
     assert!(depends.split(", ").any(|d| d == "python3.11"), "{depends}");
     assert!(!depends.contains("-dev"), "{depends}");
-    let ours = depends.split(", ").find(|d| d.starts_with("libpq5 (>= ")).unwrap_or_else(|| panic!("{depends}")).to_string();
+    let ours =
+        depends.split(", ").find(|d| d.starts_with("libpq5 (>= ")).unwrap_or_else(|| panic!("{depends}")).to_string();
 
     // dpkg-shlibdeps over the same compiled files, in the build image.
-    let script = "mkdir -p /t/debian /x && cd /t && printf 'Source: t\\n\\nPackage: t\\nArchitecture: any\\n' > debian/control \
+    let script =
+        "mkdir -p /t/debian /x && cd /t && printf 'Source: t\\n\\nPackage: t\\nArchitecture: any\\n' > debian/control \
                   && dpkg -x /deb/*.deb /x \
                   && dpkg-shlibdeps -O $(find /x/opt -type f -name '*.so*' -printf '-e%p ') 2>/dev/null";
     let ran = in_container(&engine, &build("bookworm"), &deb, &["--network=none"], script);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let theirs = ran.stdout.trim().trim_start_matches("shlibs:Depends=").split(", ").find(|d| d.starts_with("libpq5 ")).unwrap_or("").to_string();
+    let theirs = ran
+        .stdout
+        .trim()
+        .trim_start_matches("shlibs:Depends=")
+        .split(", ")
+        .find(|d| d.starts_with("libpq5 "))
+        .unwrap_or("")
+        .to_string();
     assert_eq!(ours, theirs, "dpkg-shlibdeps says {}", ran.stdout);
 }
 
@@ -78,7 +92,11 @@ fn lintian_reports_no_errors() {
         return;
     }
     let deb = package();
-    let output = Command::new("lintian").args(["--suppress-tags-from-file"]).arg(repo().join("packaging/deb/lintian-suppressed")).arg(&deb).output();
+    let output = Command::new("lintian")
+        .args(["--suppress-tags-from-file"])
+        .arg(repo().join("packaging/deb/lintian-suppressed"))
+        .arg(&deb)
+        .output();
     let output = output.expect("lintian is missing: make deps-images installs it");
     let report = String::from_utf8_lossy(&output.stdout);
     let errors: Vec<&str> = report.lines().filter(|line| line.starts_with("E: ")).collect();

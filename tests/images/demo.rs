@@ -41,7 +41,8 @@ fn the_release_stops_in_under_a_second_with_status_0_and_is_at_most_0_6_of_naive
     }
     let output = demo_output();
     let figure = |label: &str| -> f64 {
-        let line = output.lines().find(|line| line.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {output}"));
+        let line =
+            output.lines().find(|line| line.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {output}"));
         line[label.len()..].trim().split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap().parse().unwrap()
     };
     assert!(figure("podman stop of the release") < 1.0, "{output}");
@@ -82,11 +83,22 @@ fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
     assert_eq!(built.code, 0, "{}", built.stderr);
     let steps: Vec<&str> = built.stdout.lines().collect();
     let cached = |marker: &str| {
-        let at = steps.iter().position(|line| line.contains("STEP ") && line.contains(marker)).unwrap_or_else(|| panic!("no step {marker}"));
+        let at = steps
+            .iter()
+            .position(|line| line.contains("STEP ") && line.contains(marker))
+            .unwrap_or_else(|| panic!("no step {marker}"));
         steps[at + 1].starts_with("--> Using cache")
     };
     assert!(cached("pip wheel --wheel-dir /wheelhouse --no-binary"), "dependencies were rebuilt:\n{}", built.stdout);
-    assert!(cached("RUN apt-install -f /usr/share/python3/app/pkgdeps.txt"), "apt-install ran again:\n{}", built.stdout);
-    assert!(cached("COPY --from=deps /usr/share/python3/app /usr/share/python3/app"), "the venv was copied again:\n{}", built.stdout);
+    assert!(
+        cached("RUN apt-install -f /usr/share/python3/app/pkgdeps.txt"),
+        "apt-install ran again:\n{}",
+        built.stdout
+    );
+    assert!(
+        cached("COPY --from=deps /usr/share/python3/app /usr/share/python3/app"),
+        "the venv was copied again:\n{}",
+        built.stdout
+    );
     assert!(!cached("--prefix /app-layer /src"), "the app itself was not rebuilt");
 }

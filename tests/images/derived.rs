@@ -14,7 +14,8 @@ fn dockerfile_context(text: &str) -> Scratch {
 fn apt_install_postgresql_client_works_in_a_derived_image() {
     let Some(engine) = engine_with_images() else { return };
     for (suite, _) in SUITES {
-        let context = dockerfile_context(&format!("FROM {}\nRUN apt-install postgresql-client && psql --version\n", base(suite)));
+        let context =
+            dockerfile_context(&format!("FROM {}\nRUN apt-install postgresql-client && psql --version\n", base(suite)));
         let tag = format!("venvkit-test/psql:{suite}");
         let built = engine.build(&context.0, &tag, &["--no-cache"]);
         engine.remove_image(&tag);
@@ -59,7 +60,10 @@ fn a_venv_built_from_source_runs_in_the_runtime_with_the_packages_find_libdeps_n
     // on any library not found or owned by no package.
     let resolved = engine.sh(runtime, "find-libdeps /usr/share/python3/app >/dev/null");
     assert_eq!(resolved.code, 0, "unresolved libraries: {}", resolved.stderr);
-    let compilers = engine.sh(runtime, "ls /usr/bin/gcc /usr/bin/cc /usr/include/libpq-fe.h 2>/dev/null; dpkg -l '*-dev' 2>/dev/null | grep ^ii");
+    let compilers = engine.sh(
+        runtime,
+        "ls /usr/bin/gcc /usr/bin/cc /usr/include/libpq-fe.h 2>/dev/null; dpkg -l '*-dev' 2>/dev/null | grep ^ii",
+    );
     assert_eq!(compilers.stdout, "", "the runtime has build dependencies");
 }
 
@@ -80,7 +84,10 @@ fn a_venv_copied_into_a_runtime_with_another_python_is_refused_by_name() {
     engine.remove_image(tag);
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     let message = ran.stderr.trim();
-    assert!(message.starts_with("entrypoint: the virtualenv /usr/share/python3/app was made with Python 3.11."), "{message}");
+    assert!(
+        message.starts_with("entrypoint: the virtualenv /usr/share/python3/app was made with Python 3.11."),
+        "{message}"
+    );
     assert!(message.contains("(/usr/bin/python3.11), which is not in this image"), "{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
 }

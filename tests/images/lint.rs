@@ -23,7 +23,11 @@ fn dockerfiles() -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("Dockerfile") || n == "Containerfile") {
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("Dockerfile") || n == "Containerfile")
+            {
                 found.push(path);
             }
         }
@@ -40,7 +44,10 @@ fn lint(hadolint: &PathBuf, files: &[PathBuf]) -> (bool, String) {
 #[test]
 fn every_dockerfile_passes_hadolint() {
     let Some(hadolint) = hadolint() else {
-        assert!(std::env::var_os("VENVKIT_IMAGES_REQUIRED").is_none(), "hadolint is missing: make deps-images installs it");
+        assert!(
+            std::env::var_os("VENVKIT_IMAGES_REQUIRED").is_none(),
+            "hadolint is missing: make deps-images installs it"
+        );
         eprintln!("skipped: hadolint is not installed (make deps-images installs it)");
         return;
     };

@@ -6,7 +6,10 @@ use crate::support::*;
 /// The epoch `make images` used for `what` (a file it writes).
 fn epoch_of(what: &str) -> String {
     let path = repo().join("target/images").join(what);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (make images writes it)", path.display())).trim().into()
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (make images writes it)", path.display()))
+        .trim()
+        .into()
 }
 
 fn epoch() -> String {

@@ -103,7 +103,16 @@ fn an_orphaned_grandchild_is_reaped_by_entrypoint() {
     assert_eq!(ran.stdout.trim(), "0", "zombies left with entrypoint as PID 1");
 
     // Without an init, nothing reaps it: the check sees the zombie.
-    let ran = engine.run(&["run", "--rm", "--network=none", "--entrypoint=", &image, "python3", "-c", ORPHAN_THEN_COUNT_ZOMBIES]);
+    let ran = engine.run(&[
+        "run",
+        "--rm",
+        "--network=none",
+        "--entrypoint=",
+        &image,
+        "python3",
+        "-c",
+        ORPHAN_THEN_COUNT_ZOMBIES,
+    ]);
     assert_eq!(ran.stdout.trim(), "1", "the control without an init should leave one zombie");
 }
 
@@ -117,7 +126,20 @@ fn the_runtime_runs_read_only_as_user_65532_while_the_image_stays_root() {
                   print(os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name)";
     for (suite, _) in SUITES {
         let image = python(suite);
-        let ran = engine.run(&["run", "--rm", "--network=none", "--read-only", "--tmpfs", "/tmp", "--user", "65532", &image, "python3", "-c", script]);
+        let ran = engine.run(&[
+            "run",
+            "--rm",
+            "--network=none",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--user",
+            "65532",
+            &image,
+            "python3",
+            "-c",
+            script,
+        ]);
         assert_eq!(ran.code, 0, "{suite}: {}", ran.stderr);
         assert_eq!(ran.stdout, "read-only: True\n65532 65532 app\n", "{suite}");
         assert_eq!(engine.inspect(&image, "{{.Config.User}}"), "", "{suite}: USER must stay root");
@@ -134,7 +156,10 @@ fn the_runtime_sets_its_entrypoint_unbuffered_output_and_oci_labels() {
         let label = |name: &str| engine.inspect(&image, &format!("{{{{index .Config.Labels \"{name}\"}}}}"));
         assert_eq!(label("io.venvkit.python.version"), *version);
         let base_id = engine.inspect(&base(suite), "{{.Id}}");
-        assert_eq!(label("org.opencontainers.image.base.digest"), format!("sha256:{}", base_id.trim_start_matches("sha256:")));
+        assert_eq!(
+            label("org.opencontainers.image.base.digest"),
+            format!("sha256:{}", base_id.trim_start_matches("sha256:"))
+        );
         assert!(label("org.opencontainers.image.source").starts_with("https://"));
         assert_eq!(label("org.opencontainers.image.revision").len(), 40);
         assert!(label("org.opencontainers.image.created").ends_with('Z'));

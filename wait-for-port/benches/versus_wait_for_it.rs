@@ -48,7 +48,6 @@ fn main() {
     println!("goals: already open <= 5 ms; noticing <= interval (250 ms) + 10 ms; overshoot <= 50 ms");
 }
 
-
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file()))
@@ -103,10 +102,8 @@ impl SynDropper {
     }
 }
 
-
 fn row(what: &str, ours: Duration, peer: Duration) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let ratio = if ms(ours) > 0.0 { format!("{:.1}x", ms(peer) / ms(ours)) } else { "-".into() };
     println!("{what:<34} {:>14.1} {:>14.1} {ratio:>8}", ms(ours), ms(peer));
 }
-

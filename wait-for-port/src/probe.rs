@@ -255,7 +255,8 @@ mod tests {
     fn alike_failures_are_reported_once_and_mixed_ones_per_address() {
         let same = Failure::combine(vec![(addr("[::1]:1"), Failure::Refused), (addr("127.0.0.1:1"), Failure::Refused)]);
         assert_eq!(same.to_string(), "connection refused");
-        let mixed = Failure::combine(vec![(addr("[::1]:1"), Failure::Refused), (addr("127.0.0.1:1"), Failure::TimedOut)]);
+        let mixed =
+            Failure::combine(vec![(addr("[::1]:1"), Failure::Refused), (addr("127.0.0.1:1"), Failure::TimedOut)]);
         assert_eq!(mixed.to_string(), "::1 connection refused, 127.0.0.1 timed out");
     }
 

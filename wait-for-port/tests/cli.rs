@@ -42,7 +42,9 @@ fn host_names_may_hold_digits_dashes_and_underscores_needs_root() {
 fn bad_durations_are_exit_2_naming_the_value() {
     let closed = ReservedPort::new();
     let target = closed.target();
-    for (flag, value) in [("-t", "-1"), ("-t", "abc"), ("--interval", "10x"), ("--period", "2 s"), ("--connect-timeout", "")] {
+    for (flag, value) in
+        [("-t", "-1"), ("-t", "abc"), ("--interval", "10x"), ("--period", "2 s"), ("--connect-timeout", "")]
+    {
         let run = run_args(&[flag, value, &target]);
         assert_eq!(run.code(), 2, "{flag} {value}: {}", run.stderr);
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
@@ -128,9 +130,19 @@ fn snakepackers_invocation_works_unchanged() {
 fn help_documents_targets_environment_and_exit_codes() {
     let run = run_args(&["--help"]);
     assert_eq!(run.code(), 0);
-    for expected in ["unix:/path", "[v6addr]:port", "WAIT_HOSTS", "WAIT_FOR_PORT_TIMEOUT", "WAIT_FOR_PORT_INTERVAL",
-        "WAIT_FOR_PORT_CONNECT_TIMEOUT", "124", "126", "127", "--closed", "--period"]
-    {
+    for expected in [
+        "unix:/path",
+        "[v6addr]:port",
+        "WAIT_HOSTS",
+        "WAIT_FOR_PORT_TIMEOUT",
+        "WAIT_FOR_PORT_INTERVAL",
+        "WAIT_FOR_PORT_CONNECT_TIMEOUT",
+        "124",
+        "126",
+        "127",
+        "--closed",
+        "--period",
+    ] {
         assert!(run.stdout.contains(expected), "--help lacks {expected}");
     }
 }

@@ -96,12 +96,8 @@ fn on_timeout_the_command_never_runs() {
 fn ignored_signals_of_the_command(wrapper: &str) -> u64 {
     let (_listener, port) = listener();
     let inner = format!("exec \"$0\" -q 127.0.0.1:{port} -- sh -c 'grep SigIgn /proc/$$/status'");
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{wrapper} {inner}"))
-        .arg(binary())
-        .output()
-        .unwrap();
+    let output =
+        std::process::Command::new("sh").arg("-c").arg(format!("{wrapper} {inner}")).arg(binary()).output().unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
     let mask = text.trim().strip_prefix("SigIgn:").unwrap().trim();
     u64::from_str_radix(mask, 16).unwrap()

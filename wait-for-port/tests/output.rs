@@ -10,7 +10,11 @@ use support::*;
 fn stdout_stays_empty_whatever_happens() {
     let (_listener, port) = listener();
     let closed = ReservedPort::new();
-    for args in [vec!["-v".to_string(), format!("127.0.0.1:{port}")], vec!["-t".into(), "200ms".into(), closed.target()], vec!["bad".into()]] {
+    for args in [
+        vec!["-v".to_string(), format!("127.0.0.1:{port}")],
+        vec!["-t".into(), "200ms".into(), closed.target()],
+        vec!["bad".into()],
+    ] {
         let run = run(command().args(&args));
         assert!(run.stdout.is_empty(), "{args:?} printed {:?}", run.stdout);
         assert!(run.stderr.lines().all(|line| line.starts_with("wait-for-port: ")), "{}", run.stderr);

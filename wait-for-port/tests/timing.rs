@@ -57,7 +57,11 @@ fn fifty_silent_targets_are_all_tried_at_once() {
     let run = run(command().args(["-v", "-t", "1s", "-i", "10s", "--connect-timeout", "300ms"]).args(&targets));
     assert_eq!(run.code(), 124);
     for target in &targets {
-        assert!(run.stderr.contains(&format!("{target}: timed out (attempt 1)")), "{target} was not tried:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{target}: timed out (attempt 1)")),
+            "{target} was not tried:\n{}",
+            run.stderr
+        );
         assert!(run.stderr.contains(&format!("{target} (timed out)")), "{}", run.stderr);
     }
 }

@@ -92,7 +92,11 @@ impl Layer {
             m = merged.display()
         );
         for (host, inner) in &self.binds {
-            mounts.push_str(&format!(" && mkdir -p {m}{inner} && mount --bind {} {m}{inner}", host.display(), m = merged.display()));
+            mounts.push_str(&format!(
+                " && mkdir -p {m}{inner} && mount --bind {} {m}{inner}",
+                host.display(),
+                m = merged.display()
+            ));
         }
         let chroot = match user {
             Some(user) => format!("chroot --userspec={user} {} sh -c \"$0\"", merged.display()),
@@ -192,9 +196,11 @@ impl Server {
             for stream in listener.incoming().flatten() {
                 let dir = dir.clone();
                 let counter = Arc::clone(&counter);
-                std::thread::spawn(move || serve(stream, &dir, |path| {
-                    path.ends_with(failing_suffix) && counter.fetch_add(1, Ordering::SeqCst) < failures
-                }));
+                std::thread::spawn(move || {
+                    serve(stream, &dir, |path| {
+                        path.ends_with(failing_suffix) && counter.fetch_add(1, Ordering::SeqCst) < failures
+                    })
+                });
             }
         });
         Server { port, failed }

@@ -80,7 +80,6 @@ pub fn as_pid1() -> Command {
     command
 }
 
-
 /// A running entrypoint whose stdout is read line by line.
 pub struct Running {
     pub child: Child,

@@ -76,7 +76,8 @@ impl<'a> Build<'a> {
     pub fn build(&self) {
         let stubs = Scratch::new("stubs");
         let mut args: Vec<String> = vec!["-o".into(), self.output.display().to_string(), "-fPIC".into()];
-        let source = stubs.write("object.c", b"int venvkit_fixture(void) { return 42; }\nint main(void) { return 0; }\n");
+        let source =
+            stubs.write("object.c", b"int venvkit_fixture(void) { return 42; }\nint main(void) { return 0; }\n");
         args.push(source.display().to_string());
         if !self.executable {
             args.push("-shared".into());
@@ -101,7 +102,11 @@ impl<'a> Build<'a> {
             // Linking the stub by path records its SONAME as DT_NEEDED.
             args.push(stub.display().to_string());
         }
-        args.push(if self.tag == Tag::Runpath { "-Wl,--enable-new-dtags".into() } else { "-Wl,--disable-new-dtags".into() });
+        args.push(if self.tag == Tag::Runpath {
+            "-Wl,--enable-new-dtags".into()
+        } else {
+            "-Wl,--disable-new-dtags".into()
+        });
         for dir in self.search {
             args.push(format!("-Wl,-rpath,{dir}"));
         }
@@ -185,7 +190,8 @@ pub fn rootfs(suite: &str) -> PathBuf {
 /// clean environment (requests prefers REQUESTS_CA_BUNDLE over PIP_CERT).
 pub fn venv_rootfs() -> PathBuf {
     cached_rootfs("rootfs-bookworm-venvs", "bookworm", VENV_ROOTFS_PACKAGES, |dir| {
-        let pip_cache = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/venvkit/pip");
+        let pip_cache =
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/venvkit/pip");
         std::fs::create_dir_all(&pip_cache).unwrap();
         std::fs::create_dir_all(dir.join("root/.cache/pip")).unwrap();
         for file in ["etc/venvkit-ca.crt", "etc/resolv.conf"] {
@@ -204,15 +210,29 @@ python3 -m venv /opt/wheel-venv
              chroot \"$R\" env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/etc/venvkit-ca.crt \
              PIP_DISABLE_PIP_VERSION_CHECK=1 sh -c '{build}'"
         );
-        let output = Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]).arg(dir).arg(&pip_cache).output().unwrap();
+        let output = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .arg(dir)
+            .arg(&pip_cache)
+            .output()
+            .unwrap();
         assert!(output.status.success(), "building the venvs: {}", String::from_utf8_lossy(&output.stderr));
         std::fs::write(dir.join("etc/resolv.conf"), b"").unwrap();
     })
 }
 
 pub const VENV_ROOTFS_PACKAGES: &[&str] = &[
-    "python3-venv", "python3-dev", "gcc", "libc6-dev", "libpq-dev", "libxml2-dev", "libxslt1-dev", "libjpeg-dev",
-    "zlib1g-dev", "binutils", "dpkg-dev",
+    "python3-venv",
+    "python3-dev",
+    "gcc",
+    "libc6-dev",
+    "libpq-dev",
+    "libxml2-dev",
+    "libxslt1-dev",
+    "libjpeg-dev",
+    "zlib1g-dev",
+    "binutils",
+    "dpkg-dev",
 ];
 
 /// What the rootfs tests need: libraries whose packages list them under

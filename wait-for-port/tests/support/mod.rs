@@ -34,7 +34,6 @@ pub fn command() -> Command {
     command
 }
 
-
 pub fn run_args(args: &[&str]) -> Run {
     run(command().args(args))
 }
