@@ -1,6 +1,6 @@
 # venvkit: the two commands of README.md (`make demo`, `make test`), plus
-# `make build`, `make images` and `make bench`. Every target installs what it needs first
-# and is quiet when everything is already there.
+# `make build`, `make images`, `make lint` and `make bench`. Every target installs what
+# it needs first and is quiet when everything is already there.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -9,17 +9,20 @@ SHELL := /bin/bash
 MUSL    := x86_64-unknown-linux-musl
 PROFILE := dist
 BIN_DIR := target/bin
-TOOLS   := apt-install entrypoint find-libdeps wait-for-port
+# venvkit.conf holds the facts several parts share (tools, suites, budgets).
+TOOLS   := $(shell awk '{ sub(/\#.*/, "") } $$1 == "tools" { $$1 = ""; print }' venvkit.conf)
+# Every shell script, found by its #! line, and the library they source.
+SHELL_SCRIPTS = $(shell grep -rlIE --exclude-dir=target --exclude-dir=.git '^\#! ?/(usr/)?bin/(env )?(ba|da)?sh' .) images/lib.sh
 
 # Debian packages each step needs (names, so `dpkg-query` can check them).
 APT_BUILD := gcc libc6-dev
+APT_LINT  := shellcheck
 APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap apt-utils dpkg-dev
 APT_BENCH := wait-for-it tini dumb-init
 APT_IMAGES = mmdebstrap python3-venv lintian $(ENGINE_PACKAGES)
 
-# podman (with runc, CNI plugins, and catatonit for pods) unless a Docker engine answers or
-# CONTAINER_ENGINE=docker is asked for; evaluated only when needed.
-ENGINE_PACKAGES = $(if $(or $(filter docker,$(CONTAINER_ENGINE)),$(shell docker info >/dev/null 2>&1 && echo docker)),,podman runc containernetworking-plugins catatonit)
+# podman, with runc, CNI plugins, and catatonit for pods (images/lib.sh says why podman).
+ENGINE_PACKAGES = podman runc containernetworking-plugins catatonit
 
 # A CA bundle for TLS-intercepting proxies, given to pip as a build secret.
 # Demo and tests pass the machine's bundle when none is given.
@@ -42,7 +45,8 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: demo wheels deb build binaries images test test-crates test-images bench deps-build deps-test deps-bench deps-images clean
+.PHONY: demo wheels deb build binaries images lint fixtures test test-crates test-images bench \
+	deps-build deps-lint deps-test deps-bench deps-images clean
 
 ## demo: pack the example app (examples/polls) into a slim image: test it against
 ## PostgreSQL, run it, stop it, and compare it with a naive single-stage image
@@ -53,7 +57,7 @@ demo: binaries deps-images
 ## wheels: the example's wheelhouse (the app and its dependencies) in examples/polls/wheelhouse
 wheels: binaries deps-images
 	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
-	@export EXTRA_CA_CERT="$(BUILD_CA_CERT)" SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} && source images/engine.sh && \
+	@export EXTRA_CA_CERT="$(BUILD_CA_CERT)" && source images/lib.sh && export SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(default_epoch .)} && \
 	rm -rf examples/polls/wheelhouse && \
 	engine_build --target wheels -o type=local,dest=examples/polls/wheelhouse examples/polls && \
 	ls examples/polls/wheelhouse
@@ -84,34 +88,51 @@ binaries: deps-build
 images: binaries deps-images
 	@EXTRA_CA_CERT="$(EXTRA_CA_CERT)" images/make-images
 
-## test: the crates' tests against the release binaries, then the images' suite
-test: test-crates test-images
+## test: formatting, clippy and shellcheck first (failing fast), then the crates' tests
+## against the release binaries, then the images' suite
+test: lint test-crates test-images
+
+## lint: cargo fmt --check, clippy with warnings as errors, shellcheck on every shell script
+lint: deps-lint
+	@cargo fmt --check
+	@cargo clippy --locked --quiet --workspace --all-targets -- -D warnings
+	@shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
+
+# The root filesystems the tests use, made before the tests run: mmdebstrap and pip
+# builds from source take minutes the first time, longer than one test may take.
+fixtures: deps-test
+	@cargo run --locked --quiet -p venvkit-suites --bin fixtures
 
 TEST_ENV = export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR) \
 	  WAIT_FOR_PORT_BIN=$(CURDIR)/$(BIN_DIR)/wait-for-port ENTRYPOINT_BIN=$(CURDIR)/$(BIN_DIR)/entrypoint \
 	  FIND_LIBDEPS_BIN=$(CURDIR)/$(BIN_DIR)/find-libdeps APT_INSTALL_BIN=$(CURDIR)/$(BIN_DIR)/apt-install
 NEXTEST = cargo nextest run --cargo-quiet --locked --no-fail-fast --status-level fail --final-status-level flaky
+# Tests that need root say so in their names and fail without it; without root they
+# are left out here, so that the summary counts them as skipped, not passed.
+IS_ROOT := $(filter 0,$(shell id -u))
+NOT_ROOT_FILTER = $(if $(IS_ROOT),, & not test(/needs_root/))
 
-test-crates: binaries deps-test
+test-crates: binaries deps-test fixtures
+	@$(if $(IS_ROOT),,echo "not root: the tests named *needs_root are skipped (CI runs them as root)";)
 	@$(TEST_ENV); \
 	if cargo nextest --version >/dev/null 2>&1; then \
-	  $(NEXTEST) --workspace -E 'not binary(images)'; \
+	  $(NEXTEST) --workspace -E 'not binary(images)$(NOT_ROOT_FILTER)'; \
 	else \
 	  echo "cargo-nextest not found: running cargo test one test at a time (timing tests need a quiet machine)"; \
-	  cargo test --locked --workspace --quiet -- --test-threads=1; \
+	  cargo test --locked --workspace --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root); \
 	fi
 
 test-images: binaries deps-images
 	@$(MAKE) --no-print-directory images EXTRA_CA_CERT="$(BUILD_CA_CERT)"
-	@$(TEST_ENV) VENVKIT_IMAGES_REQUIRED=1 EXTRA_CA_CERT="$(BUILD_CA_CERT)"; \
+	@$(TEST_ENV) EXTRA_CA_CERT="$(BUILD_CA_CERT)"; \
 	if cargo nextest --version >/dev/null 2>&1; then \
-	  $(NEXTEST) -p venvkit-suites --test images; \
+	  $(NEXTEST) -p venvkit-suites --test images -E 'all()$(NOT_ROOT_FILTER)'; \
 	else \
-	  cargo test --locked -p venvkit-suites --test images --quiet -- --test-threads=1; \
+	  cargo test --locked -p venvkit-suites --test images --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root); \
 	fi
 
 ## bench: compare with the peers (wait-for-it, tini, dumb-init, ldd pipelines, apt-get) and print ratios
-bench: build deps-bench
+bench: build deps-bench fixtures
 	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
 	cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it; echo; \
 	cargo bench --locked --quiet -p entrypoint --bench versus_tini; echo; \
@@ -121,6 +142,10 @@ bench: build deps-bench
 deps-build:
 	$(call apt_ensure,$(APT_BUILD))
 	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
+
+deps-lint:
+	$(call apt_ensure,$(APT_LINT))
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 
 deps-test:
 	$(call apt_ensure,$(APT_TEST))

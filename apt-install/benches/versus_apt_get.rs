@@ -56,7 +56,7 @@ fn measure(script: &str) -> (Duration, u64) {
     let started = Instant::now();
     let output = layer.run(script);
     let elapsed = started.elapsed();
-    assert!(output.status.success(), "{script}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{script}: {}", output.stderr);
     let left = ["var/lib/apt/lists", "var/cache/apt", "var/log"].iter().map(|dir| bytes(&layer.upper(dir))).sum();
     (elapsed, left)
 }

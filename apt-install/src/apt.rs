@@ -8,22 +8,7 @@ use std::time::Duration;
 
 use venvkit_common::diag::Diag;
 
-/// Why an apt-get run failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// Worth retrying: the network or a mirror.
-    Transient(String),
-    /// Final: the message names the cause and the package or source.
-    Permanent(String),
-}
-
-impl Failure {
-    pub fn message(&self) -> &str {
-        match self {
-            Failure::Transient(message) | Failure::Permanent(message) => message,
-        }
-    }
-}
+use crate::failure::Failure;
 
 /// What apt-get printed, both streams.
 pub struct Output {
@@ -103,47 +88,36 @@ pub fn update_failure(text: &str) -> Failure {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let first_error = text.lines().find(|line| line.starts_with("E: ")).unwrap_or("apt-get update failed");
-    let message = if sources.is_empty() {
-        first_error.trim_start_matches("E: ").to_string()
-    } else {
-        format!("apt-get update failed for {}: {}", sources.join(", "), reason(text))
-    };
-    if is_transient(text) {
-        Failure::Transient(message)
-    } else {
-        Failure::Permanent(message)
+    let transient = is_transient(text);
+    if sources.is_empty() {
+        let first_error = text.lines().find(|line| line.starts_with("E: ")).unwrap_or("apt-get update failed");
+        return Failure::Apt { message: first_error.trim_start_matches("E: ").to_string(), transient };
     }
+    Failure::Update { sources, reason: reason(text), transient }
 }
 
 /// Reads the failure of `apt-get install`.
 pub fn install_failure(text: &str, requested: &[String]) -> Failure {
     if let Some(package) = after(text, "E: Unable to locate package ") {
-        return Failure::Permanent(format!("unknown package {package}"));
+        return Failure::UnknownPackage(package.to_string());
     }
     if let Some(rest) = after(text, "E: Version '") {
         // E: Version '9.9' for 'tree' was not found
         let mut parts = rest.split('\'');
-        let version = parts.next().unwrap_or_default();
-        let package = parts.nth(1).unwrap_or_default();
-        return Failure::Permanent(format!("{package} has no version {version}"));
+        let version = parts.next().unwrap_or_default().to_string();
+        let package = parts.nth(1).unwrap_or_default().to_string();
+        return Failure::NoVersion { package, version, available: None };
     }
     if let Some(rest) = after(text, "E: Package '") {
-        let package = rest.split('\'').next().unwrap_or_default();
-        let choices = provided_by(text);
-        let message = if choices.is_empty() {
-            format!("{package} has no installation candidate")
-        } else {
-            format!("{package} has no installation candidate; it is provided by: {}", choices.join(", "))
-        };
-        return Failure::Permanent(message);
+        let package = rest.split('\'').next().unwrap_or_default().to_string();
+        return Failure::NoCandidate { package, providers: provided_by(text) };
     }
     if text.contains("Unable to correct problems") || text.contains("unmet dependencies") {
         let detail = text
             .lines()
             .find(|line| line.contains(" Depends: ") || line.contains(" Conflicts: ") || line.contains(" Breaks: "));
-        let detail = detail.map(str::trim).unwrap_or("unmet dependencies");
-        return Failure::Permanent(format!("cannot install {}: {detail}", requested.join(" ")));
+        let detail = detail.map(str::trim).unwrap_or("unmet dependencies").to_string();
+        return Failure::Unsatisfiable { requested: requested.to_vec(), detail };
     }
     if text.contains("Sub-process /usr/bin/dpkg returned an error code") {
         let script =
@@ -151,33 +125,23 @@ pub fn install_failure(text: &str, requested: &[String]) -> Failure {
         let package = text
             .lines()
             .find_map(|line| line.strip_prefix("dpkg: error processing package "))
-            .map(|rest| rest.split_whitespace().next().unwrap_or(rest));
-        let detail = script.map(str::trim).unwrap_or("dpkg returned an error");
-        return Failure::Permanent(format!("{} failed: {detail}", package.unwrap_or("installation")));
+            .map(|rest| rest.split_whitespace().next().unwrap_or(rest).to_string());
+        let detail = script.map(str::trim).unwrap_or("dpkg returned an error").to_string();
+        return Failure::Dpkg { package, detail };
     }
     if text.lines().any(|line| line.starts_with("E: Failed to fetch")) && is_transient(text) {
-        return Failure::Transient(format!("download failed: {}", reason(text)));
+        return Failure::Download { reason: reason(text) };
     }
     let first_error = text.lines().find(|line| line.starts_with("E: ")).map(|line| line.trim_start_matches("E: "));
-    let message = first_error.unwrap_or("apt-get install failed").to_string();
-    if is_transient(text) {
-        Failure::Transient(message)
-    } else {
-        Failure::Permanent(message)
-    }
+    Failure::Apt { message: first_error.unwrap_or("apt-get install failed").to_string(), transient: is_transient(text) }
 }
 
 /// Adds the versions apt knows to a "has no version" failure.
 pub fn with_available_versions(failure: Failure) -> Failure {
-    let Failure::Permanent(message) = &failure else { return failure };
-    let Some((package, _)) = message.split_once(" has no version ") else { return failure };
-    let output = Command::new("apt-cache").args(["madison", package]).output();
+    let Failure::NoVersion { package, version, available: None } = failure else { return failure };
+    let output = Command::new("apt-cache").args(["madison", &package]).env("LC_ALL", "C.UTF-8").output();
     let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    let versions = available_versions(&text);
-    if versions.is_empty() {
-        return Failure::Permanent(format!("{message} (no version of it is available)"));
-    }
-    Failure::Permanent(format!("{message}; available: {}", versions.join(", ")))
+    Failure::NoVersion { package, version, available: Some(available_versions(&text)) }
 }
 
 /// The versions in `apt-cache madison` output, each once, as listed.
@@ -246,7 +210,7 @@ mod tests {
     #[test]
     fn an_unknown_package_is_permanent_and_named() {
         let text = "Reading package lists...\nE: Unable to locate package venvkit-nope\n";
-        assert_eq!(install_failure(text, &[]), Failure::Permanent("unknown package venvkit-nope".into()));
+        assert_eq!(install_failure(text, &[]), Failure::UnknownPackage("venvkit-nope".into()));
     }
 
     #[test]
@@ -254,18 +218,18 @@ mod tests {
         let text = "Package mail-transport-agent is a virtual package provided by:\n  postfix 3.7.11-0+deb12u1\n  exim4-daemon-light 4.96-15\nYou should explicitly select one to install.\n\nE: Package 'mail-transport-agent' has no installation candidate\n";
         let failure = install_failure(text, &[]);
         assert_eq!(
-            failure,
-            Failure::Permanent(
-                "mail-transport-agent has no installation candidate; it is provided by: postfix, exim4-daemon-light"
-                    .into()
-            )
+            failure.to_string(),
+            "mail-transport-agent has no installation candidate; it is provided by: postfix, exim4-daemon-light"
         );
+        assert!(!failure.is_transient());
     }
 
     #[test]
     fn a_missing_version_is_permanent() {
         let text = "E: Version '9.9' for 'tree' was not found\n";
-        assert_eq!(install_failure(text, &[]), Failure::Permanent("tree has no version 9.9".into()));
+        let failure = install_failure(text, &[]);
+        assert_eq!(failure, Failure::NoVersion { package: "tree".into(), version: "9.9".into(), available: None });
+        assert_eq!(failure.to_string(), "tree has no version 9.9");
     }
 
     #[test]
@@ -277,21 +241,23 @@ mod tests {
     #[test]
     fn a_503_while_downloading_is_transient() {
         let text = "Err:1 http://127.0.0.1:8080 ./ hello 1.0\n  503  Service Unavailable\nE: Failed to fetch http://127.0.0.1:8080/./hello_1.0_all.deb  503  Service Unavailable [IP: 127.0.0.1 8080]\n";
-        assert!(matches!(install_failure(text, &[]), Failure::Transient(m) if m.contains("503")));
+        let failure = install_failure(text, &[]);
+        assert!(failure.is_transient() && failure.to_string().contains("503"), "{failure:?}");
     }
 
     #[test]
     fn a_failing_source_during_update_is_named() {
         let text = "Err:1 http://127.0.0.1:9 ./ InRelease\n  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: Failed to fetch http://127.0.0.1:9/./InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: Some index files failed to download.\n";
         let failure = update_failure(text);
-        assert!(failure.message().contains("http://127.0.0.1:9/."), "{failure:?}");
-        assert!(matches!(failure, Failure::Transient(_)));
+        assert!(failure.to_string().contains("http://127.0.0.1:9/."), "{failure:?}");
+        assert!(failure.is_transient());
     }
 
     #[test]
     fn a_failing_maintainer_script_is_permanent_and_names_the_package() {
         let text = "Setting up venvkit-fails (1.0) ...\ndpkg: error processing package venvkit-fails (--configure):\n installed venvkit-fails package post-installation script subprocess returned error exit status 1\nE: Sub-process /usr/bin/dpkg returned an error code (1)\n";
         let failure = install_failure(text, &[]);
-        assert!(matches!(&failure, Failure::Permanent(m) if m.starts_with("venvkit-fails failed:")), "{failure:?}");
+        assert!(failure.to_string().starts_with("venvkit-fails failed:"), "{failure:?}");
+        assert!(!failure.is_transient());
     }
 }

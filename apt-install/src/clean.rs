@@ -124,10 +124,10 @@ fn unescape(field: &str) -> String {
 mod tests {
     use super::*;
     use venvkit_common::diag::Level;
+    use venvkit_suites::fixtures::Scratch;
 
-    fn tree(name: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("apt-install-clean-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+    fn tree(name: &str) -> Scratch {
+        let root = Scratch::new(&format!("apt-install-clean-{name}"));
         for (path, contents) in [
             ("var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", ""),
             ("var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4", ""),

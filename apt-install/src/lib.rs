@@ -1,12 +1,16 @@
 //! apt-install: installs Debian packages in an image layer and leaves no
 //! apt lists, caches or logs of its own behind.
 //!
-//! [`request`] checks what to install, [`lock`] waits for dpkg, [`apt`]
-//! runs apt-get and reads its failures, [`state`] compares dpkg's database
-//! before and after, [`clean`] removes what the layer should not keep.
+//! [`install`] runs the job: [`request`] checks what to install, [`lock`]
+//! waits for dpkg, [`apt`] runs apt-get and reads its [`failure`]s,
+//! [`retry`] decides what gets another attempt, [`state`] compares dpkg's
+//! database before and after, [`clean`] removes what the layer should not keep.
 
-pub mod apt;
-pub mod clean;
-pub mod lock;
-pub mod request;
-pub mod state;
+pub(crate) mod apt;
+pub(crate) mod clean;
+pub mod failure;
+pub mod install;
+pub(crate) mod lock;
+pub(crate) mod request;
+pub mod retry;
+pub(crate) mod state;

@@ -21,11 +21,6 @@ impl Request {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-
-    /// Local files among the items (apt-get takes them as paths).
-    pub fn has_local_files(&self) -> bool {
-        self.items.iter().any(|item| item.ends_with(".deb"))
-    }
 }
 
 /// Builds the request from arguments and list files; every problem is
@@ -107,6 +102,7 @@ fn check_package(token: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use venvkit_suites::fixtures::Scratch;
 
     #[test]
     fn apt_specifications_are_accepted() {
@@ -133,8 +129,7 @@ mod tests {
 
     #[test]
     fn list_files_tolerate_comments_blank_lines_crlf_and_duplicates() {
-        let dir = std::env::temp_dir().join(format!("apt-install-request-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new("apt-install-request");
         let list = dir.join("pkgdeps.txt");
         std::fs::write(&list, "# from find-libdeps\r\nlibpq5\r\n\r\nzlib1g libc6 # inline\nlibpq5\n").unwrap();
         let request = build(&["tree".into(), "zlib1g".into()], &[list.display().to_string()]).unwrap();
@@ -143,8 +138,7 @@ mod tests {
 
     #[test]
     fn a_malformed_token_in_a_list_names_file_and_line() {
-        let dir = std::env::temp_dir().join(format!("apt-install-request-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new("apt-install-request-bad");
         let list = dir.join("pkgdeps.txt");
         std::fs::write(&list, "libpq5\nLibXML2\n").unwrap();
         let err = build(&[], &[list.display().to_string()]).unwrap_err();

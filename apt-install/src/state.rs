@@ -1,76 +1,71 @@
 //! dpkg's view before and after a run: which packages this run added, how
-//! many bytes they take, and which of them are not fully installed (to be
-//! purged, so that a failure leaves nothing half-installed).
+//! many bytes they take, and which of them dpkg did not finish (to be
+//! purged, so that a failure leaves nothing half-installed). Read through
+//! `venvkit-dpkg`, so an interrupted dpkg's journal counts.
 
 use std::collections::BTreeMap;
 
-const STATUS: &str = "/var/lib/dpkg/status";
+use venvkit_common::root::Root;
+use venvkit_dpkg::{Database, Package, PackageId, State};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    /// The state word of Status: installed, unpacked, half-configured, ...
-    pub state: String,
-    /// Installed-Size, in KiB.
-    pub size_kib: u64,
+/// Every package dpkg knows, by identity.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    packages: BTreeMap<PackageId, Package>,
+    native: String,
 }
 
-/// `name:arch` -> entry, for every package dpkg knows.
-#[derive(Clone, Debug, Default)]
-pub struct Snapshot(pub BTreeMap<String, Entry>);
-
 impl Snapshot {
-    pub fn read() -> Snapshot {
-        Snapshot::parse(&std::fs::read_to_string(STATUS).unwrap_or_default())
+    /// The database of the system at `root` (`/` in use). A missing or
+    /// unreadable database is an error naming it.
+    pub fn read(root: &Root) -> Result<Snapshot, String> {
+        let database = Database::open(root).map_err(|err| err.0)?;
+        let native = database.native_arch.clone().unwrap_or_default();
+        let packages = database.packages.into_iter().map(|p| (p.id.clone(), p)).collect();
+        Ok(Snapshot { packages, native })
     }
 
-    pub fn parse(text: &str) -> Snapshot {
-        let mut packages = BTreeMap::new();
-        for paragraph in text.split("\n\n") {
-            let field = |name: &str| {
-                paragraph
-                    .lines()
-                    .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
-                    .map(str::trim)
-            };
-            let (Some(name), Some(status)) = (field("Package"), field("Status")) else { continue };
-            let arch = field("Architecture").unwrap_or_default();
-            let state = status.split_whitespace().nth(2).unwrap_or_default().to_string();
-            let size_kib = field("Installed-Size").and_then(|size| size.parse().ok()).unwrap_or(0);
-            packages.insert(format!("{name}:{arch}"), Entry { state, size_kib });
-        }
-        Snapshot(packages)
-    }
-
-    fn installed(&self, package: &str) -> bool {
-        self.0.get(package).is_some_and(|entry| entry.state == "installed")
+    fn installed(&self, package: &PackageId) -> bool {
+        self.packages.get(package).is_some_and(|p| p.state == State::Installed)
     }
 
     /// Packages installed now that were not before.
-    pub fn added_since(&self, before: &Snapshot) -> Vec<String> {
-        self.0.keys().filter(|p| self.installed(p) && !before.installed(p)).cloned().collect()
+    pub fn added_since<'a>(&'a self, before: &Snapshot) -> Vec<&'a PackageId> {
+        self.packages.keys().filter(|p| self.installed(p) && !before.installed(p)).collect()
     }
 
     /// Packages this run brought in that dpkg did not finish installing.
-    pub fn unfinished_since(&self, before: &Snapshot) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(_, entry)| {
-                entry.state != "installed" && entry.state != "not-installed" && entry.state != "config-files"
-            })
-            .filter(|(package, _)| !before.0.contains_key(*package) || before.0[*package].state == "not-installed")
-            .map(|(package, _)| package.clone())
+    pub fn unfinished_since<'a>(&'a self, before: &Snapshot) -> Vec<&'a PackageId> {
+        self.packages
+            .values()
+            .filter(|p| p.state.is_unfinished())
+            .filter(|p| before.packages.get(&p.id).is_none_or(|old| old.state == State::NotInstalled))
+            .map(|p| &p.id)
             .collect()
     }
 
     /// Bytes the installed packages take, by their Installed-Size.
     pub fn bytes(&self) -> u64 {
-        self.0.values().filter(|e| e.state == "installed").map(|e| e.size_kib * 1024).sum()
+        self.packages.values().filter(|p| p.state == State::Installed).map(|p| p.installed_size_kib * 1024).sum()
+    }
+
+    /// `name`, or `name:arch` for a package foreign to this system.
+    pub fn name(&self, package: &PackageId) -> String {
+        package.qualified(&self.native)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use venvkit_suites::fixtures::Scratch;
+
+    fn root_with(status: &str) -> (Root, Scratch) {
+        let dir = Scratch::new("apt-install-state");
+        dir.write("var/lib/dpkg/status", status);
+        dir.write("var/lib/dpkg/arch", "amd64\n");
+        (Root::new(&dir), dir)
+    }
 
     const BEFORE: &str = "Package: base\nStatus: install ok installed\nArchitecture: amd64\nInstalled-Size: 10\n\n";
 
@@ -80,9 +75,27 @@ mod tests {
             "{BEFORE}Package: tree\nStatus: install ok installed\nArchitecture: amd64\nInstalled-Size: 100\n\n\
              Package: broken\nStatus: install ok half-configured\nArchitecture: all\nInstalled-Size: 5\n"
         );
-        let (before, after) = (Snapshot::parse(BEFORE), Snapshot::parse(&after));
-        assert_eq!(after.added_since(&before), ["tree:amd64"]);
-        assert_eq!(after.unfinished_since(&before), ["broken:all"]);
+        let (before_root, _before_dir) = root_with(BEFORE);
+        let (after_root, _after_dir) = root_with(&after);
+        let before = Snapshot::read(&before_root).unwrap();
+        let after = Snapshot::read(&after_root).unwrap();
+        let names = |ids: Vec<&PackageId>| ids.into_iter().map(|id| after.name(id)).collect::<Vec<_>>();
+        assert_eq!(names(after.added_since(&before)), ["tree"]);
+        assert_eq!(names(after.unfinished_since(&before)), ["broken"]);
         assert_eq!(after.bytes() - before.bytes(), 100 * 1024);
+    }
+
+    #[test]
+    fn a_package_dpkg_left_unpacked_in_its_journal_is_unfinished() {
+        let (root, dir) = root_with(BEFORE);
+        let before = Snapshot::read(&root).unwrap();
+        std::fs::create_dir_all(dir.join("var/lib/dpkg/updates")).unwrap();
+        std::fs::write(
+            dir.join("var/lib/dpkg/updates/0000"),
+            "Package: new\nStatus: install reinstreq half-installed\nArchitecture: amd64\n",
+        )
+        .unwrap();
+        let after = Snapshot::read(&root).unwrap();
+        assert_eq!(after.unfinished_since(&before).len(), 1);
     }
 }

@@ -37,64 +37,56 @@ fn layer_with(name: &str, server: &Server) -> Layer {
 
 #[test]
 fn a_local_package_installs_and_the_layer_is_clean_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("local");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("local", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-hello").into_parts();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stderr.lines().last().unwrap(),
         "apt-install: installed 1 package (venvkit-hello), 0.0 KiB added, 1 attempt"
     );
-    let (_, status, _) = text(&layer.run("dpkg-query -W -f '${db:Status-Abbrev}${Version}' venvkit-hello"));
+    let (_, status, _) = layer.run("dpkg-query -W -f '${db:Status-Abbrev}${Version}' venvkit-hello").into_parts();
     assert_eq!(status, "ii 1.1");
-    let (_, left, _) = text(&layer.run(NO_LISTS));
+    let (_, left, _) = layer.run(NO_LISTS).into_parts();
     assert_eq!(left, "", "left behind");
 }
 
 #[test]
 fn an_unknown_package_fails_at_once_naming_it_and_changes_nothing_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("unknown");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("unknown", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello venvkit-no-such-package"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-hello venvkit-no-such-package").into_parts();
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("apt-install: unknown package venvkit-no-such-package"), "{stderr}");
     assert!(!stderr.contains("attempt 2"), "a permanent error was retried: {stderr}");
-    let (_, status, _) = text(&layer.run("dpkg-query -W venvkit-hello 2>&1 || true"));
+    let (_, status, _) = layer.run("dpkg-query -W venvkit-hello 2>&1 || true").into_parts();
     assert!(status.contains("no packages found"), "something was installed: {status}");
-    let (_, left, _) = text(&layer.run(NO_LISTS));
+    let (_, left, _) = layer.run(NO_LISTS).into_parts();
     assert_eq!(left, "", "a failure must clean too");
 }
 
 #[test]
 fn a_virtual_package_names_its_providers_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("virtual");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("virtual", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-virtual"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-virtual").into_parts();
     assert_eq!(code, 1);
     assert!(stderr.contains("venvkit-provider-a") && stderr.contains("venvkit-provider-b"), "{stderr}");
 }
 
 #[test]
 fn a_missing_version_lists_the_versions_there_are_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("version");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("version", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello=9.9"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-hello=9.9").into_parts();
     assert_eq!(code, 1);
     let line = stderr.lines().last().unwrap();
     assert!(
@@ -105,26 +97,22 @@ fn a_missing_version_lists_the_versions_there_are_needs_root() {
 
 #[test]
 fn transient_mirror_failures_are_retried_until_it_answers_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("flaky");
     let server = Server::failing(hello_packages(&scratch), 1, ".deb");
     let layer = layer_with("flaky", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-hello").into_parts();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("attempt 2/3"), "{stderr}");
 }
 
 #[test]
 fn a_mirror_that_always_fails_ends_after_exactly_n_attempts_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("down");
     let server = hello_repo(&scratch, usize::MAX);
     let layer = layer_with("down", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install --retries 2 venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install --retries 2 venvkit-hello").into_parts();
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("attempt 2/2") && !stderr.contains("attempt 3"), "{stderr}");
     assert!(stderr.lines().last().unwrap().contains("gave up after 2 attempts"), "{stderr}");
@@ -133,27 +121,23 @@ fn a_mirror_that_always_fails_ends_after_exactly_n_attempts_needs_root() {
 
 #[test]
 fn a_failing_source_fails_the_update_naming_it_unless_allowed_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("badsource");
     let server = hello_repo(&scratch, 0);
     let layer = Layer::new("badsource");
     // Another loopback address: apt gives up on a whole host after one
     // refused connection, so the good repository must not share it.
     layer.sources(&format!("{}deb [trusted=yes] http://127.0.0.2:9/ ./\n", server.source()));
-    let (code, _, stderr) = text(&layer.run("apt-install --retries 1 venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install --retries 1 venvkit-hello").into_parts();
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.lines().last().unwrap().contains("http://127.0.0.2:9/"), "{stderr}");
-    let (code, _, stderr) = text(&layer.run("apt-install --retries 1 --allow-update-errors venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install --retries 1 --allow-update-errors venvkit-hello").into_parts();
     assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]
 fn a_held_dpkg_lock_is_waited_for_then_124_naming_the_holder_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("lock");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("lock", &server);
@@ -161,7 +145,7 @@ fn a_held_dpkg_lock_is_waited_for_then_124_naming_the_holder_needs_root() {
     // same fcntl(2) lock dpkg and apt take; flock(1) would be another kind.
     let holder = "perl -e 'use Fcntl; open(my $f, \">>\", \"/var/lib/dpkg/lock-frontend\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die \"lock: $!\"; print \"$$\\n\"; sleep 10'";
     let run = format!("{holder} > /tmp/holder & sleep 0.5; apt-install --lock-timeout 1s venvkit-hello; echo \"exit=$? holder=$(cat /tmp/holder)\"");
-    let (_, stdout, stderr) = text(&layer.run(&run));
+    let (_, stdout, stderr) = layer.run(&run).into_parts();
     let holder_pid = stdout.trim().rsplit("holder=").next().unwrap_or_default().to_string();
     assert!(stdout.contains("exit=124"), "{stdout} {stderr}");
     assert!(stderr.contains(&format!("held by PID {holder_pid}")), "{stderr} (holder {holder_pid})");
@@ -169,128 +153,132 @@ fn a_held_dpkg_lock_is_waited_for_then_124_naming_the_holder_needs_root() {
 
 #[test]
 fn a_lock_released_in_time_is_waited_for_and_the_install_goes_on_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("lock-released");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("lock-released", &server);
     let holder = "perl -e 'use Fcntl; open(my $f, \">>\", \"/var/lib/dpkg/lock-frontend\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die; sleep 2'";
     let run = format!("{holder} & sleep 0.5; apt-install --lock-timeout 20s venvkit-hello");
-    let (code, _, stderr) = text(&layer.run(&run));
+    let (code, _, stderr) = layer.run(&run).into_parts();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("waiting for the dpkg lock held by PID"), "{stderr}");
 }
 
 #[test]
 fn keep_cache_keeps_the_lists_and_the_downloaded_packages_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("keep");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("keep", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install --keep-cache venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install --keep-cache venvkit-hello").into_parts();
     assert_eq!(code, 0, "{stderr}");
-    let (_, kept, _) = text(&layer.run("ls /var/cache/apt/archives/*.deb; ls /var/lib/apt/lists | grep -c Packages"));
+    let (_, kept, _) =
+        layer.run("ls /var/cache/apt/archives/*.deb; ls /var/lib/apt/lists | grep -c Packages").into_parts();
     assert!(kept.contains("venvkit-hello_1.1_all.deb") && kept.trim_end().ends_with('1'), "{kept}");
 }
 
 #[test]
 fn not_root_fails_at_once_saying_so_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let layer = Layer::new("notroot");
-    let (code, _, stderr) = text(&layer.run_as("apt-install tree", Some("nobody:nogroup")));
+    let (code, _, stderr) = layer.run_as("apt-install tree", Some("nobody:nogroup")).into_parts();
     assert_eq!(code, 1);
     assert_eq!(stderr, "apt-install: must be run as root: it installs packages into this system\n");
 }
 
 #[test]
 fn a_failing_maintainer_script_leaves_nothing_half_installed_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("postinst");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("postinst", &server);
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-fails"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-fails").into_parts();
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.lines().last().unwrap().contains("venvkit-fails"), "{stderr}");
-    let (_, audit, _) = text(&layer.run("dpkg --audit"));
+    let (_, audit, _) = layer.run("dpkg --audit").into_parts();
     assert_eq!(audit, "", "half-installed packages remain");
-    let (_, status, _) = text(&layer.run("dpkg-query -W -f '${db:Status-Abbrev}' venvkit-fails 2>&1 || true"));
+    let (_, status, _) = layer.run("dpkg-query -W -f '${db:Status-Abbrev}' venvkit-fails 2>&1 || true").into_parts();
     assert!(!status.starts_with("i"), "{status}");
 }
 
 #[test]
+fn a_dpkg_killed_mid_install_is_rolled_back_from_its_journal_needs_root() {
+    require_root();
+    let scratch = Scratch::new("killed");
+    // dpkg records the new package as half-installed in its updates/
+    // journal before the preinst runs; killed there, it never merges that
+    // into status, which does not list the package at all.
+    let killer = Deb { preinst: Some("#!/bin/sh\nkill -KILL $PPID\nexit 0\n"), ..Deb::new("venvkit-killer", "1.0") };
+    let server = Server::start(repository(&scratch, &[killer]), 0);
+    let layer = layer_with("killed", &server);
+    let (code, _, stderr) = layer.run("apt-install venvkit-killer").into_parts();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("purging what this run left half-installed: venvkit-killer"), "{stderr}");
+    let (_, audit, _) = layer.run("dpkg --audit").into_parts();
+    assert_eq!(audit, "", "dpkg --audit after the rollback");
+    let (_, status, _) = layer.run("dpkg-query -W -f '${db:Status-Abbrev}' venvkit-killer 2>&1 || true").into_parts();
+    assert!(!status.starts_with('i') && !status.starts_with("iH") && !status.starts_with("iF"), "{status}");
+}
+
+#[test]
 fn a_system_broken_before_the_run_is_refused_unless_fix_broken_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("broken");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("broken", &server);
     let deb = "/venvkit-hello_1.0_all.deb";
     std::fs::copy(scratch.path("repo/venvkit-hello_1.0_all.deb"), layer.upper(deb)).unwrap();
     let (code, _, stderr) =
-        text(&layer.run(&format!("dpkg --unpack {deb} >/dev/null && apt-install venvkit-provider-a")));
+        layer.run(&format!("dpkg --unpack {deb} >/dev/null && apt-install venvkit-provider-a")).into_parts();
     assert_eq!(code, 1);
     assert!(stderr.contains("already broken") && stderr.contains("venvkit-hello"), "{stderr}");
-    let (code, _, stderr) = text(&layer.run("apt-install --fix-broken venvkit-provider-a"));
+    let (code, _, stderr) = layer.run("apt-install --fix-broken venvkit-provider-a").into_parts();
     assert_eq!(code, 0, "{stderr}");
-    let (_, audit, _) = text(&layer.run("dpkg --audit"));
+    let (_, audit, _) = layer.run("dpkg --audit").into_parts();
     assert_eq!(audit, "");
 }
 
 #[test]
 fn a_dry_run_prints_the_plan_and_changes_nothing_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("dry");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("dry", &server);
-    let (code, stdout, stderr) = text(&layer.run("apt-install --dry-run venvkit-hello"));
+    let (code, stdout, stderr) = layer.run("apt-install --dry-run venvkit-hello").into_parts();
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Inst venvkit-hello"), "{stdout}");
-    let (_, status, _) = text(&layer.run("dpkg-query -W venvkit-hello 2>&1 || true"));
+    let (_, status, _) = layer.run("dpkg-query -W venvkit-hello 2>&1 || true").into_parts();
     assert!(status.contains("no packages found"), "{status}");
-    let (_, left, _) = text(&layer.run(NO_LISTS));
+    let (_, left, _) = layer.run(NO_LISTS).into_parts();
     assert_eq!(left, "");
 }
 
 #[test]
 fn a_cache_mount_is_kept_and_reused_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("cache");
     let server = hello_repo(&scratch, 0);
     let mut layer = layer_with("cache", &server);
     let cache = scratch.path("cache-mount");
     std::fs::create_dir_all(&cache).unwrap();
     layer.binds.push((cache.clone(), "/var/cache/apt".into()));
-    let (code, _, stderr) = text(&layer.run("apt-install venvkit-hello"));
+    let (code, _, stderr) = layer.run("apt-install venvkit-hello").into_parts();
     assert_eq!(code, 0, "{stderr}");
     assert!(cache.join("archives/venvkit-hello_1.1_all.deb").exists(), "the mounted cache was emptied");
-    let (_, left, _) = text(&layer.run("find /var/lib/apt/lists -name '*Packages*'"));
+    let (_, left, _) = layer.run("find /var/lib/apt/lists -name '*Packages*'").into_parts();
     assert_eq!(left, "", "what is not mounted is still cleaned");
 }
 
 #[test]
 fn local_deb_files_install_and_a_missing_one_is_a_usage_error_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("debfile");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("debfile", &server);
     std::fs::copy(scratch.path("repo/venvkit-hello_1.0_all.deb"), layer.upper("/venvkit-hello_1.0_all.deb")).unwrap();
-    let (code, _, stderr) = text(&layer.run("cd / && apt-install venvkit-hello_1.0_all.deb"));
+    let (code, _, stderr) = layer.run("cd / && apt-install venvkit-hello_1.0_all.deb").into_parts();
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = text(&layer.run("cd / && apt-install missing_1.0_all.deb"));
+    let (code, _, stderr) = layer.run("cd / && apt-install missing_1.0_all.deb").into_parts();
     assert_eq!(code, 2);
     assert!(stderr.contains("./missing_1.0_all.deb"), "{stderr}");
 }

@@ -12,7 +12,7 @@ pub fn parse_or_exit<T: Parser>(tool: &'static str) -> T {
     parse_from_or_exit(tool, std::env::args_os())
 }
 
-pub fn parse_from_or_exit<T, I>(tool: &'static str, args: I) -> T
+fn parse_from_or_exit<T, I>(tool: &'static str, args: I) -> T
 where
     T: Parser,
     I: IntoIterator<Item = OsString>,
@@ -32,7 +32,7 @@ where
 
 /// clap's first line without its `error: ` label, plus the environment
 /// variable the bad value came from when it did not come from the command line.
-pub fn one_line<T: CommandFactory>(err: &clap::Error) -> String {
+fn one_line<T: CommandFactory>(err: &clap::Error) -> String {
     let rendered = err.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid arguments");
     let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();

@@ -32,14 +32,6 @@ impl Diag {
         Diag { tool, level }
     }
 
-    pub fn tool(&self) -> &'static str {
-        self.tool
-    }
-
-    pub fn level(&self) -> Level {
-        self.level
-    }
-
     /// An error that ends the run: shown even with `-q`.
     pub fn error(&self, message: impl Display) {
         emit(self.tool, message);

@@ -165,25 +165,10 @@ fn missing_interpreter(program: &Path) -> Option<Missing> {
     (!Path::new(&loader).exists()).then_some(Missing::Loader(loader))
 }
 
-/// PT_INTERP of a little-endian ELF64 file, from its first page.
+/// PT_INTERP of an ELF program, from its first page (where linkers put it).
 fn elf_interpreter(head: &[u8]) -> Option<OsString> {
-    let field = |at: usize, width: usize| -> Option<u64> {
-        let bytes = head.get(at..at + width)?;
-        Some(bytes.iter().rev().fold(0u64, |value, &b| value << 8 | u64::from(b)))
-    };
-    if head.get(..6)? != b"\x7fELF\x02\x01" {
-        return None;
-    }
-    let (phoff, phentsize, phnum) = (field(32, 8)? as usize, field(54, 2)? as usize, field(56, 2)? as usize);
-    (0..phnum).find_map(|index| {
-        let entry = phoff.checked_add(index.checked_mul(phentsize)?)?;
-        if field(entry, 4)? != 3 {
-            return None;
-        }
-        let (offset, size) = (field(entry + 8, 8)? as usize, field(entry + 32, 8)? as usize);
-        let bytes = head.get(offset..offset.checked_add(size)?)?;
-        Some(OsString::from_vec(bytes.split(|&b| b == 0).next()?.to_vec()))
-    })
+    let elf = venvkit_elf::Elf::open(head).ok()??;
+    elf.interpreter().ok()?.map(OsString::from)
 }
 
 fn execve(program: &Path, args: &[CString], env: &[CString]) -> Errno {
@@ -204,12 +189,38 @@ fn to_cstrings(items: &[OsString]) -> Option<Vec<CString>> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use venvkit_suites::fixtures::Scratch;
 
-    fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("venvkit-exec-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// [`exec`] in a forked child, so that a regression that makes it
+    /// succeed replaces the child, not the test process. The pipe is
+    /// close-on-exec: a command that really ran leaves it empty.
+    fn exec_in_child(argv: &[OsString], env: &[OsString], path: &OsStr) -> ExecError {
+        use std::io::Write;
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        // SAFETY: the child only calls exec, writes to the pipe and _exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                drop(read);
+                let failure = exec(argv, env, path);
+                let _ = write!(std::fs::File::from(write), "{}\n{}", failure.code, failure.message);
+                // SAFETY: leaves without running the test harness's exit handlers.
+                unsafe { nix::libc::_exit(0) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(write);
+                let mut text = String::new();
+                std::fs::File::from(read).read_to_string(&mut text).unwrap();
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                let (code, message) = text
+                    .split_once('\n')
+                    .unwrap_or_else(|| panic!("exec ran the command ({status:?}) instead of failing"));
+                ExecError { code: code.parse().unwrap(), message: message.to_string() }
+            }
+        }
+    }
+
+    fn scratch_dir(name: &str) -> Scratch {
+        Scratch::new(&format!("exec-{name}"))
     }
 
     #[test]
@@ -244,7 +255,8 @@ mod tests {
     fn a_link_to_a_missing_python_is_named_with_its_target() {
         let dir = scratch_dir("dangling");
         std::os::unix::fs::symlink("/nonexistent/python3.11", dir.join("python3")).unwrap();
-        let err = exec(&[OsString::from("python3")], &[], OsStr::new(&format!("{}:/usr/bin:/bin", dir.display())));
+        let err =
+            exec_in_child(&[OsString::from("python3")], &[], OsStr::new(&format!("{}:/usr/bin:/bin", dir.display())));
         assert_eq!(err.code, exit::NOT_FOUND);
         assert!(err.message.contains("/nonexistent/python3.11"), "{}", err.message);
     }
@@ -259,7 +271,7 @@ mod tests {
         let copy = dir.join("program");
         std::fs::write(&copy, &program).unwrap();
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let err = exec(&[copy.clone().into_os_string()], &[], OsStr::new("/bin"));
+        let err = exec_in_child(&[copy.clone().into_os_string()], &[], OsStr::new("/bin"));
         assert_eq!(err.code, exit::NOT_FOUND);
         assert!(err.message.contains("ELF loader /Xib64") || err.message.contains("ELF loader /X"), "{}", err.message);
     }
@@ -275,7 +287,7 @@ mod tests {
     #[test]
     fn a_name_found_nowhere_is_127_and_names_the_path_searched() {
         let args = [OsString::from("venvkit-no-such-command")];
-        let err = exec(&args, &[], OsStr::new("/nonexistent/a:/nonexistent/b"));
+        let err = exec_in_child(&args, &[], OsStr::new("/nonexistent/a:/nonexistent/b"));
         assert_eq!(err.code, exit::NOT_FOUND);
         assert!(err.message.contains("/nonexistent/a:/nonexistent/b"), "{}", err.message);
     }
@@ -285,7 +297,7 @@ mod tests {
         let dir = scratch_dir("noexec");
         std::fs::write(dir.join("tool"), "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(dir.join("tool"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = exec(&[OsString::from("tool")], &[], dir.as_os_str());
+        let err = exec_in_child(&[OsString::from("tool")], &[], dir.as_os_str());
         assert_eq!(err.code, exit::NOT_EXECUTABLE);
         assert!(err.message.contains("permission denied"), "{}", err.message);
     }

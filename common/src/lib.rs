@@ -8,4 +8,5 @@ pub mod diag;
 pub mod duration;
 pub mod exec;
 pub mod exit;
+pub mod root;
 pub mod signals;

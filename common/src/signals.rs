@@ -71,7 +71,7 @@ fn set_disposition(signal: i32, handler: libc::sighandler_t) {
 }
 
 /// Whether `signal` was ignored by whoever started this process.
-pub fn ignored_at_start(signal: i32) -> bool {
+fn ignored_at_start(signal: i32) -> bool {
     // If the hook did not run we cannot know the parent's choice: default is
     // what nearly every parent gives, and what a command expects.
     RECORDED.load(Ordering::Relaxed) && IGNORED_AT_START.load(Ordering::Relaxed) & bit(signal) != 0

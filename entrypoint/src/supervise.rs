@@ -31,14 +31,12 @@ fn handled_signals() -> SignalSet {
         .fold(SignalSet::EMPTY, SignalSet::with)
 }
 
-/// Runs `launch` under supervision and returns the exit code to report.
-pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> i32 {
+/// Runs `launch` under supervision and returns the exit code to report;
+/// Err when supervision cannot start.
+pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> Result<i32, String> {
     let as_init = std::process::id() == 1;
     if !as_init {
-        if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
-            diag.error(format_args!("cannot become a child subreaper: {err}"));
-            return exit::FAILURE;
-        }
+        nix::sys::prctl::set_child_subreaper(true).map_err(|err| format!("cannot become a child subreaper: {err}"))?;
     }
     let handled = handled_signals();
     handled.block();
@@ -54,10 +52,7 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> i32 {
     let child = match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => exec_child(launch, owns_terminal),
         Ok(ForkResult::Parent { child }) => child,
-        Err(err) => {
-            diag.error(format_args!("cannot fork: {err}"));
-            return exit::FAILURE;
-        }
+        Err(err) => return Err(format!("cannot fork: {err}")),
     };
     // Also done in the child: whichever runs first, signals to the group work.
     let _ = nix::unistd::setpgid(child, child);
@@ -67,7 +62,7 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> i32 {
         // Hand the terminal back to our own group, which had it before.
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
     }
-    code
+    Ok(code)
 }
 
 /// Whether stdin is a terminal whose foreground group is ours: only then is

@@ -142,12 +142,12 @@ fn prepend_once(dir: &OsStr, path: &OsStr) -> OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use venvkit_suites::fixtures::Scratch;
 
-    fn scratch_venv(name: &str, config: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("entrypoint-venv-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("bin")).unwrap();
-        std::fs::write(dir.join("pyvenv.cfg"), config).unwrap();
+    fn scratch_venv(name: &str, config: &str) -> Scratch {
+        let dir = Scratch::new(&format!("entrypoint-venv-{name}"));
+        dir.mkdir("bin");
+        dir.write("pyvenv.cfg", config);
         dir
     }
 
@@ -162,17 +162,17 @@ mod tests {
         let default = scratch_venv("default", "home = /usr/bin\n");
         let defaults = [default.to_str().unwrap()];
         let both = [("ENTRYPOINT_VENV", first.as_os_str()), ("VIRTUAL_ENV", second.as_os_str())];
-        assert_eq!(find(lookup(&both), &defaults).unwrap().unwrap().root, first);
+        assert_eq!(find(lookup(&both), &defaults).unwrap().unwrap().root, first.0);
         let one = [("VIRTUAL_ENV", second.as_os_str())];
-        assert_eq!(find(lookup(&one), &defaults).unwrap().unwrap().root, second);
-        assert_eq!(find(lookup(&[]), &defaults).unwrap().unwrap().root, default);
+        assert_eq!(find(lookup(&one), &defaults).unwrap().unwrap().root, second.0);
+        assert_eq!(find(lookup(&[]), &defaults).unwrap().unwrap().root, default.0);
     }
 
     #[test]
     fn the_first_default_holding_pyvenv_cfg_wins_and_none_means_no_activation() {
         let venv = scratch_venv("second-default", "");
         let defaults = ["/nonexistent/venvkit/app", venv.to_str().unwrap()];
-        assert_eq!(find(lookup(&[]), &defaults).unwrap().unwrap().root, venv);
+        assert_eq!(find(lookup(&[]), &defaults).unwrap().unwrap().root, venv.0);
         assert_eq!(find(lookup(&[]), &["/nonexistent/venvkit/app"]).unwrap(), None);
     }
 
@@ -218,7 +218,7 @@ mod tests {
         let this_python = std::env::current_exe().unwrap();
         let config = format!("home = /usr/bin\nversion = 3.11.2\nexecutable = {}\n", this_python.display());
         let venv = scratch_venv("existing-python", &config);
-        assert_eq!(find(lookup(&[("VIRTUAL_ENV", venv.as_os_str())]), &[]).unwrap().unwrap().root, venv);
+        assert_eq!(find(lookup(&[("VIRTUAL_ENV", venv.as_os_str())]), &[]).unwrap().unwrap().root, venv.0);
     }
 
     fn venv() -> Venv {

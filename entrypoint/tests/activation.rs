@@ -19,9 +19,7 @@ fn get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 #[test]
 fn the_venv_is_activated_for_the_command_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("activate");
     let venv = scratch.venv("app", Some("polls"));
     for mut command in [plain(), as_pid1()] {
@@ -61,9 +59,7 @@ fn without_path_the_search_starts_from_debians_default() {
 
 #[test]
 fn nested_entrypoints_put_the_venv_in_path_once_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("nested");
     let venv = scratch.venv("app", None);
     for mut command in [plain(), as_pid1()] {
@@ -75,9 +71,7 @@ fn nested_entrypoints_put_the_venv_in_path_once_needs_root() {
 
 #[test]
 fn python_resolves_to_the_venvs_own_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("python");
     let venv = scratch.venv("app", None);
     for mut command in [plain(), as_pid1()] {
@@ -109,9 +103,7 @@ fn a_slash_in_the_command_means_a_path_not_a_search() {
 
 #[test]
 fn a_venv_python_linking_to_a_missing_interpreter_is_127_not_another_python_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("dangling-python");
     let venv = scratch.venv("app", None);
     std::os::unix::fs::symlink("/nonexistent/bin/python3.11", venv.join("bin/python3")).unwrap();
@@ -125,9 +117,7 @@ fn a_venv_python_linking_to_a_missing_interpreter_is_127_not_another_python_need
 
 #[test]
 fn non_utf8_arguments_and_environment_pass_through_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     for mut command in [plain(), as_pid1()] {
         let output = command
             .env(OsStr::from_bytes(b"BYTES"), OsStr::from_bytes(b"caf\xe9"))

@@ -12,9 +12,7 @@ fn fds(listing: &str) -> Vec<u32> {
 
 #[test]
 fn pid1_and_its_child_hold_only_the_standard_descriptors_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     // Start from a clean slate whatever the test runner leaked to us; `ls`
     // then opens one descriptor of its own to read the directory.
     let mut command = as_pid1();

@@ -12,9 +12,7 @@ fn both_modes() -> [(&'static str, Command); 2] {
 
 #[test]
 fn the_commands_exit_code_passes_through_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     for (mode, mut command) in both_modes() {
         for code in [0, 1, 2, 7, 126, 255] {
             let run = run(command.args(["sh", "-c", &format!("exit {code}")]));
@@ -26,9 +24,7 @@ fn the_commands_exit_code_passes_through_needs_root() {
 
 #[test]
 fn death_by_signal_is_128_plus_the_signal_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     for (mode, mut command) in both_modes() {
         let run = run(command.args(["sh", "-c", "kill -USR1 $$"]));
         assert_eq!(run.code(), 128 + 10, "{mode}: {}", run.stderr);
@@ -37,9 +33,7 @@ fn death_by_signal_is_128_plus_the_signal_needs_root() {
 
 #[test]
 fn remap_exit_turns_the_listed_codes_into_zero_only_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let remapped = run(as_pid1().env("ENTRYPOINT_REMAP_EXIT", "143").args(["sh", "-c", "kill -TERM $$"]));
     assert_eq!(remapped.code(), 0, "{}", remapped.stderr);
     let other = run(as_pid1().env("ENTRYPOINT_REMAP_EXIT", "143").args(["sh", "-c", "exit 3"]));
@@ -50,9 +44,7 @@ fn remap_exit_turns_the_listed_codes_into_zero_only_needs_root() {
 
 #[test]
 fn a_missing_command_is_127_naming_it_and_the_path_searched_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     for (mode, mut command) in both_modes() {
         let run = run(command.env("PATH", "/nonexistent/a:/usr/bin:/bin").arg("venvkit-no-such-command"));
         assert_eq!(run.code(), 127, "{mode}");
@@ -64,9 +56,7 @@ fn a_missing_command_is_127_naming_it_and_the_path_searched_needs_root() {
 
 #[test]
 fn a_file_that_is_not_executable_or_a_directory_is_126_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("126");
     let script = scratch.write_mode("script", "#!/bin/sh\necho ran\n", 0o644);
     for (mode, mut command) in both_modes() {
@@ -85,9 +75,7 @@ fn run_dir(command: &mut Command, scratch: &Scratch) -> Run {
 
 #[test]
 fn a_console_script_whose_interpreter_is_gone_is_127_naming_the_interpreter_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     // A venv built against /usr/bin/python3.11, copied into an image without it.
     let scratch = Scratch::new("shebang");
     let venv = scratch.venv("app", None);
@@ -102,9 +90,7 @@ fn a_console_script_whose_interpreter_is_gone_is_127_naming_the_interpreter_need
 
 #[test]
 fn invalid_configuration_is_exit_2_before_anything_runs_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let scratch = Scratch::new("config");
     let marker = scratch.path("ran");
     let touch = ["touch", marker.to_str().unwrap()];

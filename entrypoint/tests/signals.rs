@@ -63,7 +63,7 @@ fn forwarded_in_order(pid1: bool) {
         .arg(libc::SIGCHLD.to_string());
     let mut running = Running::start(&mut command);
     running.wait_for_line("ready");
-    let entrypoint = running.entrypoint_pid(pid1);
+    let entrypoint = entrypoint_pid(&running, pid1);
     for &signal in &signals {
         running.signal(entrypoint, signal);
         assert_eq!(running.next_line(), signal.to_string(), "signal {signal} did not arrive next");
@@ -76,15 +76,13 @@ fn forwarded_in_order(pid1: bool) {
     for child in children_of(entrypoint as u32) {
         running.signal(child as i32, libc::SIGKILL);
     }
-    let (code, _, stderr) = running.finish();
+    let (code, _, stderr) = running.finish().into_parts();
     assert_eq!(code, 137, "{stderr}");
 }
 
 #[test]
 fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_pid1_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     forwarded_in_order(true);
 }
 
@@ -95,15 +93,13 @@ fn every_forwardable_signal_reaches_the_child_once_and_in_order_as_subreaper() {
 
 #[test]
 fn a_burst_of_real_time_signals_arrives_once_each_in_order_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let realtime: Vec<i32> = (libc::SIGRTMIN()..=libc::SIGRTMAX()).collect();
     let mut command = as_pid1();
     command.arg(real_python()).args(["-c", QUEUE_READER]).args(realtime.iter().map(i32::to_string));
     let mut running = Running::start(&mut command);
     running.wait_for_line("ready");
-    let entrypoint = running.entrypoint_pid(true);
+    let entrypoint = entrypoint_pid(&running, true);
     // Real-time signals queue: each one sent, twice, must arrive twice.
     for &signal in &realtime {
         running.signal(entrypoint, signal);
@@ -118,9 +114,7 @@ fn a_burst_of_real_time_signals_arrives_once_each_in_order_needs_root() {
 
 #[test]
 fn a_sigpipe_entrypoint_causes_itself_is_not_forwarded_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     // Verbose logs go to a stderr whose reader has gone: every write raises
     // SIGPIPE in entrypoint, which must not pass it on to the command.
     let (reader, writer) = nix::unistd::pipe().unwrap();
@@ -137,51 +131,48 @@ fn a_sigpipe_entrypoint_causes_itself_is_not_forwarded_needs_root() {
 
 #[test]
 fn sigterm_to_pid1_running_sleep_exits_143_at_once_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let mut running = Running::start(as_pid1().args(["sh", "-c", "echo started; exec sleep 100"]));
     running.wait_for_line("started");
-    let entrypoint = running.entrypoint_pid(true);
+    let entrypoint = entrypoint_pid(&running, true);
     std::thread::sleep(Duration::from_millis(50));
     let sent = std::time::Instant::now();
     running.signal(entrypoint, libc::SIGTERM);
-    let (code, _, stderr) = running.finish();
+    let (code, _, stderr) = running.finish().into_parts();
     assert_eq!(code, 143, "{stderr}");
-    assert!(sent.elapsed() < Duration::from_millis(100), "{:?}", sent.elapsed());
+    // Right: milliseconds; broken (SIGTERM not forwarded): sleep 100 runs on.
+    assert!(sent.elapsed() < Duration::from_secs(5), "{:?}", sent.elapsed());
 }
 
 const SLOW_TERM_HANDLER: &str = "trap 'sleep 2; exit 0' TERM; echo started; sleep 100 & wait";
 
 #[test]
 fn a_child_that_takes_2s_to_stop_is_not_killed_by_default_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let mut running = Running::start(as_pid1().args(["sh", "-c", SLOW_TERM_HANDLER]));
     running.wait_for_line("started");
-    let entrypoint = running.entrypoint_pid(true);
+    let entrypoint = entrypoint_pid(&running, true);
     running.signal(entrypoint, libc::SIGTERM);
-    let (code, elapsed, stderr) = running.finish();
+    let run = running.finish();
+    let (code, elapsed, stderr) = (run.code(), run.elapsed, run.stderr);
     assert_eq!(code, 0, "{stderr}");
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
 }
 
 #[test]
 fn kill_after_sigkills_a_child_still_running_after_sigterm_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let mut command = as_pid1();
     command.env("ENTRYPOINT_KILL_AFTER", "300ms").args(["sh", "-c", SLOW_TERM_HANDLER]);
     let mut running = Running::start(&mut command);
     running.wait_for_line("started");
-    let entrypoint = running.entrypoint_pid(true);
+    let entrypoint = entrypoint_pid(&running, true);
     let sent = std::time::Instant::now();
     running.signal(entrypoint, libc::SIGTERM);
-    let (code, _, stderr) = running.finish();
+    let (code, _, stderr) = running.finish().into_parts();
     assert_eq!(code, 137, "{stderr}");
-    assert!(sent.elapsed() < Duration::from_millis(300 + 300), "{:?}", sent.elapsed());
+    // Right: 300 ms; broken (no SIGKILL): the 2 s handler finishes.
+    assert!(sent.elapsed() < Duration::from_millis(1150), "{:?}", sent.elapsed());
 }
 
 fn interrupt_a_shell_script(group: bool) -> (i32, Duration, String) {
@@ -192,31 +183,27 @@ fn interrupt_a_shell_script(group: bool) -> (i32, Duration, String) {
     command.args(["bash", "-c", "echo started; sleep 1; echo after"]);
     let mut running = Running::start(&mut command);
     running.wait_for_line("started");
-    let entrypoint = running.entrypoint_pid(true);
+    let entrypoint = entrypoint_pid(&running, true);
     std::thread::sleep(Duration::from_millis(50));
     let sent = std::time::Instant::now();
     running.signal(entrypoint, libc::SIGINT);
-    let rest: Vec<String> = running.lines.by_ref().map_while(Result::ok).collect();
-    let (code, _, _) = running.finish();
-    (code, sent.elapsed(), rest.join("\n"))
+    let run = running.finish();
+    (run.code(), sent.elapsed(), run.stdout.trim_end().to_string())
 }
 
 #[test]
 fn group_mode_interrupts_the_whole_shell_script_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let (code, latency, rest) = interrupt_a_shell_script(true);
     assert_eq!(code, 130);
-    assert!(latency < Duration::from_millis(100), "{latency:?}");
+    // Right: milliseconds; broken (only bash interrupted): its sleep 1 ends first.
+    assert!(latency < Duration::from_millis(500), "{latency:?}");
     assert_eq!(rest, "");
 }
 
 #[test]
 fn without_group_mode_only_the_shell_gets_sigint_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let (_, _, rest) = interrupt_a_shell_script(false);
     assert_eq!(rest, "after", "bash should wait for its sleep and go on");
 }
@@ -234,9 +221,7 @@ const SHOW_SIGNAL_STATE: &str = "grep -E '^Sig(Blk|Ign)' /proc/self/status";
 
 #[test]
 fn the_child_starts_with_an_empty_mask_and_no_ignores_of_entrypoints_own_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     // Compared with the same command started the same way without
     // entrypoint: whatever the spawner passes on, entrypoint adds nothing.
     let mut without = std::process::Command::new("unshare");
@@ -255,9 +240,7 @@ fn the_child_starts_with_an_empty_mask_and_no_ignores_of_entrypoints_own_needs_r
 
 #[test]
 fn dispositions_the_parent_ignored_stay_ignored_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let usr1 = 1u64 << (libc::SIGUSR1 - 1);
     let pipe = 1u64 << (libc::SIGPIPE - 1);
     for mode in ["unshare --pid --fork --mount-proc", "env ENTRYPOINT_SUBREAPER=1", "env"] {

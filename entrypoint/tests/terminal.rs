@@ -9,9 +9,7 @@ use support::*;
 
 #[test]
 fn ctrl_c_stops_sleep_with_130_as_pid1_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let mut pty = OnPty::spawn(as_pid1().args(["sh", "-c", "echo started; exec sleep 30"]));
     pty.expect("started", Duration::from_secs(2));
     std::thread::sleep(Duration::from_millis(100));
@@ -19,14 +17,13 @@ fn ctrl_c_stops_sleep_with_130_as_pid1_needs_root() {
     pty.type_bytes(b"\x03");
     let code = pty.exit_code_within(Duration::from_secs(2));
     assert_eq!(code, Some(130), "screen:\n{}", pty.screen());
-    assert!(typed.elapsed() < Duration::from_millis(200), "{:?}", typed.elapsed());
+    // Right: milliseconds; broken (Ctrl-C never reaches sleep): 30 s.
+    assert!(typed.elapsed() < Duration::from_secs(1), "{:?}", typed.elapsed());
 }
 
 #[test]
 fn an_interactive_bash_gets_job_control_without_warnings_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let mut pty = OnPty::spawn(as_pid1().env("PS1", "$ ").args(["bash", "--norc", "--noprofile", "-i"]));
     pty.type_bytes(b"echo flags=$-; sleep 0.1 & wait; jobs -l; exit 0\n");
     assert_eq!(pty.exit_code_within(Duration::from_secs(5)), Some(0), "screen:\n{}", pty.screen());
@@ -44,9 +41,7 @@ fn an_interactive_bash_gets_job_control_without_warnings_needs_root() {
 
 #[test]
 fn python_reads_the_typed_line_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let mut command = as_pid1();
     command.arg(real_python()).args(["-c", "print('ready', flush=True); print('got', input())"]);
     let mut pty = OnPty::spawn(&mut command);
@@ -67,9 +62,7 @@ fn tostop_does_not_stop_entrypoint(mut command: std::process::Command) {
 
 #[test]
 fn stty_tostop_never_stops_entrypoint_as_pid1_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     tostop_does_not_stop_entrypoint(as_pid1());
 }
 

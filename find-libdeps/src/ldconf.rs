@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::rootfs::Root;
+use venvkit_common::root::Root;
 
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -105,6 +105,7 @@ fn class_matches(class: &[u8], c: u8) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+    use venvkit_suites::fixtures::Scratch;
 
     #[test]
     fn globs_match_like_fnmatch() {
@@ -118,8 +119,7 @@ mod tests {
 
     #[test]
     fn includes_are_sorted_relative_and_directories_deduplicated() {
-        let host = std::env::temp_dir().join(format!("find-libdeps-ldconf-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&host);
+        let host = Scratch::new("find-libdeps-ldconf");
         std::fs::create_dir_all(host.join("etc/ld.so.conf.d")).unwrap();
         std::fs::create_dir_all(host.join("opt/b/lib")).unwrap();
         std::fs::create_dir_all(host.join("opt/a/lib")).unwrap();

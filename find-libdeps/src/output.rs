@@ -3,22 +3,19 @@
 
 use std::fmt::Write;
 
-use crate::resolve::{Edge, Missing};
+use crate::analysis::Explained;
+use crate::resolve::Missing;
 
-/// One edge with its owner, as JSON reports it.
-pub struct Explained<'a> {
-    pub edge: &'a Edge,
-    pub package: Option<(String, String)>,
-}
-
-pub fn json(edges: &[Explained], packages: &[String], missing: &[&Missing]) -> String {
+/// Every edge with its owner (`name` or `name:arch` for a package foreign
+/// to `native`), the packages, and what was not found.
+pub fn json(edges: &[Explained], packages: &[String], missing: &[&Missing], native: &str) -> String {
     let mut out = String::from("{\n  \"packages\": [");
     out.push_str(&packages.iter().map(|p| quote(p)).collect::<Vec<_>>().join(", "));
     out.push_str("],\n  \"edges\": [");
     for (index, explained) in edges.iter().enumerate() {
         let edge = explained.edge;
-        let (package, version) = match &explained.package {
-            Some((name, version)) => (quote(name), quote(version)),
+        let (package, version) = match explained.package {
+            Some(package) => (quote(&package.id.qualified(native)), quote(&package.version)),
             None => ("null".into(), "null".into()),
         };
         let _ = write!(

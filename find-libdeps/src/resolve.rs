@@ -8,16 +8,10 @@ use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::elf::{self, Kind, Read};
-use crate::rootfs::Root;
 use crate::walk::{FileKey, Object};
-
-/// The loader's built-in search path on Debian amd64, after ld.so.cache.
-pub const DEFAULT_DIRS: &[&str] = &["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"];
-/// `$LIB` on Debian amd64.
-pub const LIB: &str = "lib/x86_64-linux-gnu";
-/// `$PLATFORM` on x86_64.
-pub const PLATFORM: &str = "x86_64";
+use venvkit_common::root::Root;
+use venvkit_elf::arch::Arch;
+use venvkit_elf::Elf;
 
 /// Where a dependency was found.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,7 +75,7 @@ pub struct Resolution {
 
 pub struct Resolver<'a> {
     root: &'a Root,
-    kind: Kind,
+    arch: &'static Arch,
     ld_so_conf: Vec<PathBuf>,
     objects: &'a [Object],
     by_key: HashMap<FileKey, usize>,
@@ -105,14 +99,14 @@ struct Loaded {
 impl<'a> Resolver<'a> {
     pub fn new(
         root: &'a Root,
-        kind: Kind,
+        arch: &'static Arch,
         ld_so_conf: Vec<PathBuf>,
         objects: &'a [Object],
         ignored: &'a dyn Fn(&str) -> bool,
     ) -> Resolver<'a> {
         let by_key = objects.iter().enumerate().map(|(index, object)| (object.key, index)).collect();
         let tree_sonames = objects.iter().filter_map(|object| object.dynamic.soname.as_deref()).collect();
-        Resolver { root, kind, ld_so_conf, objects, by_key, tree_sonames, ignored, candidates: Default::default() }
+        Resolver { root, arch, ld_so_conf, objects, by_key, tree_sonames, ignored, candidates: Default::default() }
     }
 
     /// Resolves the whole tree: every object that no other object of the
@@ -302,7 +296,7 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 for entry in &loader.dynamic.rpath {
-                    let dir = expand_tokens(entry, opened);
+                    let dir = expand_tokens(entry, opened, self.arch);
                     if let Some(found) = attempt(&dir, How::Rpath(loader.path.clone()), &mut searched) {
                         return Ok(found);
                     }
@@ -310,7 +304,7 @@ impl<'a> Resolver<'a> {
             }
         }
         for entry in &object.dynamic.runpath {
-            let dir = expand_tokens(entry, object_opened);
+            let dir = expand_tokens(entry, object_opened, self.arch);
             if let Some(found) = attempt(&dir, How::Runpath, &mut searched) {
                 return Ok(found);
             }
@@ -320,8 +314,8 @@ impl<'a> Resolver<'a> {
                 return Ok(found);
             }
         }
-        for dir in DEFAULT_DIRS {
-            if let Some(found) = attempt(Path::new(dir), How::DefaultDir, &mut searched) {
+        for dir in self.arch.default_dirs() {
+            if let Some(found) = attempt(Path::new(&dir), How::DefaultDir, &mut searched) {
                 return Ok(found);
             }
         }
@@ -344,10 +338,9 @@ impl<'a> Resolver<'a> {
         let host = self.root.host_path(&resolved);
         let metadata = std::fs::metadata(&host).ok().filter(|m| m.is_file())?;
         let file = File::open(&host).ok()?;
-        match elf::read(&file, self.kind) {
-            Ok(Read::Object(_)) => Some((metadata.dev(), metadata.ino())),
-            _ => None,
-        }
+        let elf = Elf::open(&file).ok()??;
+        let usable = elf.kind() == self.arch.kind && !elf.is_relocatable() && elf.dynamic().is_ok();
+        usable.then_some((metadata.dev(), metadata.ino()))
     }
 }
 
@@ -363,10 +356,11 @@ fn join_unnormalised(dir: &Path, name: &str) -> PathBuf {
 
 /// `$ORIGIN` (the directory the object was opened through), `$LIB`,
 /// `$PLATFORM`, with or without braces.
-pub fn expand_tokens(entry: &str, object_path: &Path) -> PathBuf {
+pub fn expand_tokens(entry: &str, object_path: &Path, arch: &Arch) -> PathBuf {
     let origin = object_path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into());
     let mut expanded = entry.to_string();
-    for (token, value) in [("ORIGIN", origin.as_str()), ("LIB", LIB), ("PLATFORM", PLATFORM)] {
+    let lib = arch.lib();
+    for (token, value) in [("ORIGIN", origin.as_str()), ("LIB", lib.as_str()), ("PLATFORM", arch.platform)] {
         expanded = expanded.replace(&format!("${{{token}}}"), value).replace(&format!("${token}"), value);
     }
     PathBuf::from(expanded)
@@ -375,19 +369,24 @@ pub fn expand_tokens(entry: &str, object_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use venvkit_elf::arch::{AMD64, ARM64};
 
     #[test]
     fn origin_is_the_directory_the_object_was_opened_through_without_normalising() {
         let path = Path::new("/venv/lib/python3.11/site-packages/pkg/mod.so");
         assert_eq!(
-            expand_tokens("$ORIGIN/../pkg.libs", path),
+            expand_tokens("$ORIGIN/../pkg.libs", path, &AMD64),
             PathBuf::from("/venv/lib/python3.11/site-packages/pkg/../pkg.libs")
         );
         assert_eq!(
-            expand_tokens("${ORIGIN}/x:$LIB", path).to_str().unwrap(),
+            expand_tokens("${ORIGIN}/x:$LIB", path, &AMD64).to_str().unwrap(),
             "/venv/lib/python3.11/site-packages/pkg/x:lib/x86_64-linux-gnu"
         );
-        assert_eq!(expand_tokens("/opt/$PLATFORM", path), PathBuf::from("/opt/x86_64"));
+        assert_eq!(expand_tokens("/opt/$PLATFORM", path, &AMD64), PathBuf::from("/opt/x86_64"));
+        assert_eq!(
+            expand_tokens("/opt/$PLATFORM/$LIB", path, &ARM64),
+            PathBuf::from("/opt/aarch64/lib/aarch64-linux-gnu")
+        );
     }
 
     #[test]

@@ -5,41 +5,17 @@
 //! back to the package's `shlibs` entry.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use goblin::elf::Elf;
+use venvkit_dpkg::{version, Database, Package};
+use venvkit_elf::Elf;
 
-use crate::rootfs::Root;
-use crate::version;
-
-/// The symbols an object takes from other objects: `name@VERSION`, or
-/// `name@Base` when unversioned.
-pub fn undefined_symbols(bytes: &[u8]) -> Result<Vec<String>, String> {
-    let elf = Elf::parse(bytes).map_err(|err| err.to_string())?;
-    let mut versions: BTreeMap<u16, String> = BTreeMap::new();
-    if let Some(verneed) = &elf.verneed {
-        for need in verneed.iter() {
-            for aux in need.iter() {
-                if let Some(name) = elf.dynstrtab.get_at(aux.vna_name) {
-                    versions.insert(aux.vna_other, name.to_string());
-                }
-            }
-        }
-    }
-    let mut symbols = Vec::new();
-    for (index, symbol) in elf.dynsyms.iter().enumerate() {
-        if symbol.st_shndx != 0 || symbol.st_name == 0 {
-            continue;
-        }
-        let Some(name) = elf.dynstrtab.get_at(symbol.st_name) else { continue };
-        let version = elf
-            .versym
-            .as_ref()
-            .and_then(|versym| versym.get_at(index))
-            .and_then(|versym| versions.get(&(versym.vs_val & 0x7fff)));
-        symbols.push(format!("{name}@{}", version.map_or("Base", String::as_str)));
-    }
-    Ok(symbols)
+/// The symbols an object takes from other objects, as symbols files key
+/// them: `name@VERSION`, or `name@Base` when unversioned.
+fn undefined_symbols(elf: &Elf<'_, std::fs::File>) -> Vec<String> {
+    // An unreadable symbol table (which the loader does not need) counts as
+    // no symbols used: each library at its smallest version.
+    let symbols = elf.undefined_symbols().unwrap_or_default();
+    symbols.into_iter().map(|s| format!("{}@{}", s.name, s.version.as_deref().unwrap_or("Base"))).collect()
 }
 
 /// One library section of a symbols file (deb-symbols(5)).
@@ -127,33 +103,30 @@ pub struct Depends {
     others: Vec<String>,
 }
 
-/// The libraries one object needs from the system: (soname, package, arch).
+/// A library one object needs from the system, with its owner.
 pub struct Need<'a> {
     pub soname: &'a str,
-    pub package: &'a str,
-    pub arch: &'a str,
+    pub package: &'a Package,
 }
 
 impl Depends {
-    /// Adds what `object` (its bytes) needs of `needs`, in DT_NEEDED order.
-    /// Unreadable symbol tables (which the loader does not need) count as
-    /// no symbols used: each library at its smallest version.
-    pub fn add_object(&mut self, root: &Root, bytes: &[u8], needs: &[Need]) -> Result<(), String> {
-        let symbols = undefined_symbols(bytes).unwrap_or_default();
+    /// Adds what `elf` needs of `needs`, in DT_NEEDED order.
+    pub fn add_object(&mut self, database: &Database, elf: &Elf<'_, std::fs::File>, needs: &[Need]) {
+        let symbols = undefined_symbols(elf);
         let mut files: Vec<(usize, SymbolsFile)> = Vec::new();
         for (index, need) in needs.iter().enumerate() {
-            if let Some(file) =
-                read_info(root, need.package, need.arch, "symbols").map(|text| SymbolsFile::parse(&text))
-            {
+            let control = |kind| {
+                database.control_file(&need.package.id, kind).map(|text| String::from_utf8_lossy(&text).into_owned())
+            };
+            if let Some(file) = control("symbols").map(|text| SymbolsFile::parse(&text)) {
                 if file.has(need.soname) {
                     files.push((index, file));
                     continue;
                 }
             }
-            let shlibs = read_info(root, need.package, need.arch, "shlibs").unwrap_or_default();
-            match shlibs_entry(&shlibs, need.soname) {
+            match shlibs_entry(&control("shlibs").unwrap_or_default(), need.soname) {
                 Some(entry) => self.merge_template(entry, ""),
-                None => self.merge(need.package, ""),
+                None => self.merge(&need.package.id.name, ""),
             }
         }
         // (library, template number) -> the highest version its used symbols need.
@@ -175,15 +148,16 @@ impl Depends {
                 minimum.iter().filter(|((library, _), _)| library == index).map(|((_, t), v)| (*t, v)).collect();
             if used.is_empty() {
                 let smallest = file.smallest(soname).unwrap_or_default().to_string();
-                self.merge_template(file.template(soname, 0).unwrap_or(needs[*index].package), &smallest);
+                self.merge_template(file.template(soname, 0).unwrap_or(&needs[*index].package.id.name), &smallest);
             }
             for (number, version) in used {
-                let template =
-                    file.template(soname, number).or(file.template(soname, 0)).unwrap_or(needs[*index].package);
+                let template = file
+                    .template(soname, number)
+                    .or(file.template(soname, 0))
+                    .unwrap_or(&needs[*index].package.id.name);
                 self.merge_template(template, version);
             }
         }
-        Ok(())
     }
 
     fn merge(&mut self, package: &str, version: &str) {
@@ -254,13 +228,6 @@ fn sort_key(dependency: &str) -> (String, u8, String) {
         .find_map(|(operator, rank)| relation.strip_prefix(operator).map(|version| (*rank, version.trim())))
         .unwrap_or((0, ""));
     (package.to_string(), rank, version.to_string())
-}
-
-fn read_info(root: &Root, package: &str, arch: &str, kind: &str) -> Option<String> {
-    let info = Path::new("/var/lib/dpkg/info");
-    [format!("{package}:{arch}.{kind}"), format!("{package}.{kind}")]
-        .iter()
-        .find_map(|name| std::fs::read_to_string(root.host_path(&info.join(name))).ok())
 }
 
 /// The dependency a shlibs file gives for `soname` (`libfoo.so.1` is

@@ -8,8 +8,8 @@ use std::fs::File;
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::elf::{self, Dynamic, Kind, Read};
-use crate::rootfs::Root;
+use venvkit_common::root::Root;
+use venvkit_elf::{Dynamic, Elf, Kind};
 
 /// A file's identity, as the loader tells loaded objects apart.
 pub type FileKey = (u64, u64);
@@ -78,21 +78,27 @@ fn examine(root: &Root, path: PathBuf, key: FileKey, kind: Kind, scan: &mut Scan
             return;
         }
     };
-    match elf::read(&file, kind) {
-        Ok(Read::NotElf | Read::Relocatable) => {}
-        Ok(Read::OtherKind(other)) => {
-            scan.warnings.push(format!("{}: skipped, an ELF file for {}", path.display(), other.describe()));
-        }
-        Ok(Read::Object(dynamic)) if !dynamic.is_dynamic && dynamic.interpreter.is_none() => {}
-        Ok(Read::Object(dynamic)) => {
+    let elf = match Elf::open(&file) {
+        Ok(Some(elf)) => elf,
+        Ok(None) => return,
+        Err(why) => return scan.warnings.push(format!("{}: skipped, a damaged ELF file: {why}", path.display())),
+    };
+    if elf.kind() != kind {
+        let other = elf.kind().describe();
+        return scan.warnings.push(format!("{}: skipped, an ELF file for {other}", path.display()));
+    }
+    if elf.is_relocatable() {
+        return;
+    }
+    match elf.dynamic() {
+        Ok(dynamic) if !dynamic.is_dynamic && dynamic.interpreter.is_none() => {}
+        Ok(dynamic) => {
             // The file's own device: on overlayfs a lower layer's file does
             // not share its directory's, and the resolver asks the file.
             let key = file.metadata().map(|m| (m.dev(), m.ino())).unwrap_or(key);
             scan.objects.push(Object { path, key, dynamic });
         }
-        Err(elf::Malformed(why)) => {
-            scan.warnings.push(format!("{}: skipped, a damaged ELF file: {why}", path.display()))
-        }
+        Err(why) => scan.warnings.push(format!("{}: skipped, a damaged ELF file: {why}", path.display())),
     }
 }
 

@@ -28,7 +28,7 @@ fn a_library_found_through_ld_so_conf_maps_to_its_package() {
     let root = root_with_libq("ldconf");
     Dpkg::new(&root).package("libq1", false, &["/opt/q/lib/libq.so.1"]).write(Some("1\n"));
     let run = find_in(&root);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libq1\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libq1\n"), "{}", run.stderr);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn the_same_directory_through_two_paths_is_searched_once() {
     root.write("etc/ld.so.conf.d/q.conf", b"/opt/q/lib\n/opt/alias/lib\n/opt/none\n");
     std::fs::remove_file(root.path("opt/q/lib/libq.so.1")).unwrap();
     let run = find_in(&root);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code(), 1);
     let line = run.stderr.lines().find(|l| l.contains("libq.so.1")).unwrap();
     assert!(line.contains("/opt/q/lib") && !line.contains("/opt/alias/lib") && line.contains("/opt/none"), "{line}");
 }
@@ -52,7 +52,7 @@ fn a_package_in_config_files_state_in_a_newer_journal_entry_owns_nothing() {
         b"Package: libq1\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0-1\n\n",
     );
     let run = find_in(&root);
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("/opt/q/lib/libq.so.1") && run.stderr.contains("owned by no package"),
         "{}",
@@ -65,7 +65,7 @@ fn multi_arch_same_packages_are_read_from_their_qualified_list() {
     let root = root_with_libq("multiarch");
     Dpkg::new(&root).package("libq1", true, &["/opt/q/lib/libq.so.1"]).write(Some("1\n"));
     let run = find_in(&root);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libq1\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libq1\n"), "{}", run.stderr);
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn without_info_format_plain_list_names_are_used() {
     let root = root_with_libq("format0");
     Dpkg::new(&root).package("libq1", false, &["/opt/q/lib/libq.so.1"]).write(None);
     let run = find_in(&root);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libq1\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libq1\n"), "{}", run.stderr);
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn a_library_owned_by_no_package_is_an_error_naming_it() {
     let root = root_with_libq("unowned");
     Dpkg::new(&root).package("other", false, &["/usr/bin/other"]).write(Some("1\n"));
     let run = find_in(&root);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code(), 1);
     assert!(
         run.stderr.contains("/opt/q/lib/libq.so.1")
             && run.stderr.contains("app/module.so needs as libq.so.1 is owned by no package"),
@@ -114,7 +114,7 @@ fn a_diverted_library_belongs_to_the_package_that_shipped_it() {
     root.write("var/lib/dpkg/diversions", b"/opt/q/orig/libq.so.1\n/opt/q/lib/libq.so.1\ndiverter\n");
     root.mkdir("opt/q/orig");
     let run = find_in(&root);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "qlib\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "qlib\n"), "{}", run.stderr);
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn a_corrupt_status_file_is_exit_2() {
     root.mkdir("var/lib/dpkg");
     root.write("var/lib/dpkg/status", b"Package: libq1\nthis is not a field\n");
     let run = find_in(&root);
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code(), 2, "{}", run.stderr);
     assert!(run.stderr.contains("corrupt dpkg database"), "{}", run.stderr);
 }
 
@@ -140,5 +140,5 @@ fn an_alternatives_link_maps_to_the_selected_provider() {
     dpkg.package("libq-provider-b", false, &["/opt/q/provider-b/libq.so.1"]);
     dpkg.write(Some("1\n"));
     let run = find_in(&root);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libq-provider-b\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libq-provider-b\n"), "{}", run.stderr);
 }

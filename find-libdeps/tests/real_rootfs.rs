@@ -21,9 +21,7 @@ fn find(rootfs: &Path, args: &[&str]) -> Run {
 
 #[test]
 fn usrmerge_on_bookworm_maps_lib_and_usr_lib_listings_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = rootfs("bookworm");
     let list =
         |name: &str| std::fs::read_to_string(rootfs.join(format!("var/lib/dpkg/info/{name}:amd64.list"))).unwrap();
@@ -35,19 +33,17 @@ fn usrmerge_on_bookworm_maps_lib_and_usr_lib_listings_needs_root() {
     let (tree, inner) = tree_in(&rootfs, "usrmerge");
     Build { needs: &["libz.so.1", "libpq.so.5"], ..Build::library(&tree.path("module.so")) }.build();
     let run = find(&rootfs, &[&inner]);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\nlibpq5\nzlib1g\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\nlibpq5\nzlib1g\n"), "{}", run.stderr);
 }
 
 #[test]
 fn usrmerge_on_trixie_maps_the_interpreter_to_libc6_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = rootfs("trixie");
     let (tree, inner) = tree_in(&rootfs, "trixie");
     Build { executable: true, libc: true, ..Build::library(&tree.path("bin/tool")) }.build();
     let run = find(&rootfs, &["--format", "json", &inner]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     let interpreter = run.stdout.lines().find(|l| l.contains("\"how\": \"interpreter\"")).expect(&run.stdout);
     assert!(
         interpreter.contains("/lib64/ld-linux-x86-64.so.2") && interpreter.contains("\"package\": \"libc6\""),
@@ -59,22 +55,18 @@ fn usrmerge_on_trixie_maps_the_interpreter_to_libc6_needs_root() {
 
 #[test]
 fn an_alternatives_managed_library_maps_to_the_selected_provider_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = rootfs("bookworm");
     let (tree, inner) = tree_in(&rootfs, "blas");
     Build { needs: &["libblas.so.3"], libc: false, ..Build::library(&tree.path("module.so")) }.build();
     let run = find(&rootfs, &["--format", "json", &inner]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(run.stdout.contains("\"packages\": [\"libblas3\"]"), "{}", run.stdout);
 }
 
 #[test]
 fn a_library_in_usr_local_lib_owned_by_no_package_is_an_error_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = rootfs("bookworm");
     let soname = format!("libvenvkitlocal{}.so.1", std::process::id());
     let local = rootfs.join("usr/local/lib").join(&soname);
@@ -83,7 +75,7 @@ fn a_library_in_usr_local_lib_owned_by_no_package_is_an_error_needs_root() {
     Build { needs: &[&soname], libc: false, ..Build::library(&tree.path("module.so")) }.build();
     let run = find(&rootfs, &[&inner]);
     std::fs::remove_file(&local).unwrap();
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!("/usr/local/lib/{soname}")) && run.stderr.contains("owned by no package"),
         "{}",
@@ -93,9 +85,7 @@ fn a_library_in_usr_local_lib_owned_by_no_package_is_an_error_needs_root() {
 
 #[test]
 fn inside_the_rootfs_and_from_outside_with_root_the_answer_is_the_same_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = rootfs("bookworm");
     let (tree, inner) = tree_in(&rootfs, "inside");
     Build { needs: &["libz.so.1", "libpq.so.5"], ..Build::library(&tree.path("lib/module.so")) }.build();
@@ -106,16 +96,14 @@ fn inside_the_rootfs_and_from_outside_with_root_the_answer_is_the_same_needs_roo
         .arg(&rootfs)
         .arg(format!("{inner}/find-libdeps"))
         .args(["--format", "json", &inner]));
-    assert_eq!(outside.code, 0, "{}", outside.stderr);
-    assert_eq!(inside.code, 0, "{}", inside.stderr);
+    assert_eq!(outside.code(), 0, "{}", outside.stderr);
+    assert_eq!(inside.code(), 0, "{}", inside.stderr);
     assert_eq!(inside.stdout, outside.stdout);
 }
 
 #[test]
 fn depends_equals_dpkg_shlibdeps_minimum_versions_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = rootfs("bookworm");
     let (tree, inner) = tree_in(&rootfs, "depends");
     // Real objects with real symbol references: copies of the rootfs's own
@@ -132,10 +120,10 @@ fn depends_equals_dpkg_shlibdeps_minimum_versions_needs_root() {
     }
     tree.write("work/debian/control", b"Source: venvkit-test\n\nPackage: venvkit-test\nArchitecture: any\n");
     let ours = find(&rootfs, &["--format", "depends", &format!("{inner}/objects")]);
-    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    assert_eq!(ours.code(), 0, "{}", ours.stderr);
     let script = format!("cd {inner}/work && dpkg-shlibdeps -O {inner}/objects/*");
     let theirs = run(std::process::Command::new("chroot").arg(&rootfs).args(["sh", "-c", &script]));
-    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    assert_eq!(theirs.code(), 0, "{}", theirs.stderr);
     let theirs = theirs.stdout.trim().strip_prefix("shlibs:Depends=").unwrap_or(&theirs.stdout).to_string();
     assert_eq!(ours.stdout.trim(), theirs);
     assert!(theirs.contains("libc6 (>= ") && theirs.contains("zlib1g (>= "), "a meaningful comparison: {theirs}");

@@ -37,21 +37,19 @@ done | sed 's/:.*//' | sort -u
 fn oracle(rootfs: &Path, venv: &str, transitive: bool) -> BTreeSet<String> {
     let flag = if transitive { "yes" } else { "" };
     let run = run(std::process::Command::new("chroot").arg(rootfs).args(["sh", "-c", ORACLE, "oracle", venv, flag]));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     run.stdout.lines().map(str::to_string).collect()
 }
 
 fn ours(rootfs: &Path, venv: &str) -> BTreeSet<String> {
     let run = run(command().arg("--root").arg(rootfs).arg(venv));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     run.stdout.lines().map(str::to_string).collect()
 }
 
 #[test]
 fn a_source_built_venv_equals_the_oracle_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = venv_rootfs();
     let found = ours(&rootfs, "/opt/source-venv");
     assert_eq!(found, oracle(&rootfs, "/opt/source-venv", false));
@@ -63,9 +61,7 @@ fn a_source_built_venv_equals_the_oracle_needs_root() {
 
 #[test]
 fn a_source_built_venv_yields_direct_owners_not_the_loaders_closure_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = venv_rootfs();
     let found = ours(&rootfs, "/opt/source-venv");
     let closure = oracle(&rootfs, "/opt/source-venv", true);
@@ -83,9 +79,7 @@ fn a_source_built_venv_yields_direct_owners_not_the_loaders_closure_needs_root()
 
 #[test]
 fn a_manylinux_venv_with_bundled_libraries_equals_the_oracle_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let rootfs = venv_rootfs();
     let found = ours(&rootfs, "/opt/wheel-venv");
     assert_eq!(found, oracle(&rootfs, "/opt/wheel-venv", false));

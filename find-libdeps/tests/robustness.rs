@@ -24,7 +24,7 @@ fn damaged_empty_unreadable_and_looping_files_warn_without_crashing() {
     let unreadable = tree.write("secret/unreadable.so", &good);
     std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
     let run = run(command().arg(&tree.0));
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
     for warned in ["truncated.so", "header-only.so", "garbage.so"] {
         assert!(run.stderr.contains(&format!("{warned}: skipped, a damaged ELF file")), "{warned}: {}", run.stderr);
     }
@@ -45,7 +45,7 @@ fn an_unreadable_file_is_a_warning_for_a_user_who_cannot_read_it() {
         command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(binary());
     }
     let run = run(command.arg(&tree.0));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(run.stderr.contains("secret.so: cannot read"), "{}", run.stderr);
 }
 
@@ -54,7 +54,7 @@ fn paths_with_spaces_and_quotes_are_escaped_in_json() {
     let tree = Scratch::new("json");
     Build::library(&tree.path("dir with \"quotes\"/mod ule.so")).build();
     let run = run(command().args(["--format", "json"]).arg(&tree.0));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(run.stdout.contains("dir with \\\"quotes\\\"/mod ule.so"), "{}", run.stdout);
 }
 
@@ -81,7 +81,7 @@ fn an_empty_tree_prints_nothing_and_exits_0() {
     let tree = Scratch::new("empty");
     tree.write("README", b"no ELF here\n");
     let run = run(command().arg(&tree.0));
-    assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (0, "", ""));
+    assert_eq!((run.code(), run.stdout.as_str(), run.stderr.as_str()), (0, "", ""));
 }
 
 #[test]
@@ -92,13 +92,13 @@ fn it_spawns_no_process_and_so_needs_no_path() {
     // program run by name would fail, and so would the run.
     let empty = Scratch::new("no-path-cwd");
     let run = run(command().env_clear().env("PATH", "").current_dir(&empty.0).arg(&tree.0));
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\nzlib1g\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\nzlib1g\n"), "{}", run.stderr);
 }
 
 #[test]
 fn a_directory_that_does_not_exist_is_exit_2() {
     let run = run(command().arg("/nonexistent/venvkit/tree"));
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code(), 2);
     assert_eq!(run.stderr, "find-libdeps: /nonexistent/venvkit/tree: no such directory\n");
 }
 
@@ -106,7 +106,7 @@ fn a_directory_that_does_not_exist_is_exit_2() {
 fn bad_usage_is_exit_2_in_one_line() {
     for args in [vec!["--format", "yaml", "/tmp"], vec![]] {
         let run = run(command().args(&args));
-        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(run.code(), 2, "{args:?}");
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
         assert!(run.stderr.starts_with("find-libdeps: "), "{}", run.stderr);
     }

@@ -25,7 +25,7 @@ fn a_module_with_an_origin_rpath_to_its_bundled_library_needs_no_package_for_it(
         let tree = Scratch::new("bundled");
         bundled(&tree, tag);
         let names = run(command().arg(&tree.0));
-        assert_eq!(names.code, 0, "{}", names.stderr);
+        assert_eq!(names.code(), 0, "{}", names.stderr);
         assert_eq!(names.stdout, "libc6\n");
         let explained = json(&tree);
         let edge = explained.stdout.lines().find(|l| l.contains("\"needed\": \"libA.so.1\"")).expect(&explained.stdout);
@@ -54,7 +54,7 @@ fn an_inherited_rpath_resolves_a_bundled_librarys_own_bundled_dependency() {
     let tree = Scratch::new("inherit");
     chain(&tree, Tag::Rpath);
     let run = json(&tree);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"libB.so\"")).unwrap();
     assert!(edge.contains("rpath of ") && edge.contains("module.so"), "found through the module's RPATH: {edge}");
 }
@@ -65,7 +65,7 @@ fn a_runpath_is_not_inherited() {
     chain(&tree, Tag::Rpath);
     retag(&tree.path("pkg/module.so"), DT_RPATH, DT_RUNPATH);
     let run = run(command().arg(&tree.0));
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("libA.so.1: needs libB.so, not found"), "{}", run.stderr);
     assert_eq!(run.stdout, "libc6\n", "what was found is still printed");
 }
@@ -107,7 +107,7 @@ fn origin_through_a_symlinked_directory_resolves_on_disk_not_lexically() {
     // .../libs/../deps: vendor/deps on disk; lexically .../deps, which does
     // not exist.
     let run = run(command().arg(&tree.0));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
 }
 
@@ -127,7 +127,7 @@ fn origin_is_where_a_library_was_opened_through_a_symlinked_file() {
     // libA is opened as lib/libA.so.1, so its $ORIGIN is lib/ and
     // $ORIGIN/../deps is deps/, as dlopen finds it; from vendor/x/ it is not.
     let run = run(command().arg(&tree.0));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn a_module_that_another_module_loads_is_also_resolved_on_its_own() {
     // Loaded through y.so, x.so inherits y's RPATH; imported by itself, it
     // has none, and libB.so.1 cannot be found.
     let run = run(command().arg(&tree.0));
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("x.so: needs libB.so.1, not found"), "{}", run.stderr);
 }
 
@@ -150,7 +150,7 @@ fn a_missing_soname_names_itself_the_needing_file_and_the_dirs_searched() {
     Build { needs: &["libvenvkitmissing.so.7"], search: &["$ORIGIN/libs"], ..Build::library(&tree.path("module.so")) }
         .build();
     let run = run(command().arg(&tree.0));
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code(), 1);
     let line = run.stderr.lines().find(|l| l.contains("libvenvkitmissing.so.7")).expect(&run.stderr);
     assert!(line.starts_with("find-libdeps: "), "{line}");
     assert!(line.contains("module.so: needs libvenvkitmissing.so.7, not found"), "{line}");
@@ -158,7 +158,7 @@ fn a_missing_soname_names_itself_the_needing_file_and_the_dirs_searched() {
         assert!(line.contains(dir), "{dir} missing from: {line}");
     }
     let ignored = run_ignoring(&tree, "libvenvkitmiss*");
-    assert_eq!(ignored.code, 0, "{}", ignored.stderr);
+    assert_eq!(ignored.code(), 0, "{}", ignored.stderr);
     assert_eq!(ignored.stdout, "libc6\n");
 }
 
@@ -174,7 +174,7 @@ fn elf_files_are_found_by_magic_whatever_their_names() {
     let tool = tree.path("bin/tool");
     Build { needs: &[bundled], search: &["$ORIGIN/../libs"], executable: true, ..Build::library(&tool) }.build();
     let run = json(&tree);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(
         run.stdout.contains(&format!("\"file\": \"{}\", \"needed\": \"{bundled}\"", tool.display())),
         "{}",
@@ -197,7 +197,7 @@ fn a_wrong_architecture_candidate_is_skipped_and_the_search_goes_on() {
     tree.write("wrong/libz.so.1", &header);
     Build { needs: &["libz.so.1"], search: &["$ORIGIN/wrong"], ..Build::library(&tree.path("module.so")) }.build();
     let run = json(&tree);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"libz.so.1\"")).unwrap();
     assert!(edge.contains("\"package\": \"zlib1g\""), "{edge}");
     assert!(run.stderr.contains("wrong/libz.so.1: skipped, an ELF file for 32-bit i386"), "{}", run.stderr);
@@ -209,7 +209,7 @@ fn an_unresolvable_soname_of_a_library_in_the_tree_is_satisfied_with_a_warning()
     Build { soname: Some("libshared.so.2"), ..Build::library(&tree.path("elsewhere/libshared.so.2")) }.build();
     Build { needs: &["libshared.so.2"], ..Build::library(&tree.path("module.so")) }.build();
     let run = run(command().arg(&tree.0));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(run.stderr.contains("warning: ") && run.stderr.contains("libshared.so.2"), "{}", run.stderr);
 }
 
@@ -222,5 +222,5 @@ fn a_tree_needing_only_libc_yields_exactly_libc6_with_libc6_dev_installed() {
     let tree = Scratch::new("libc");
     Build::library(&tree.path("module.so")).build();
     let run = run(command().arg(&tree.0));
-    assert_eq!((run.code, run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
 }

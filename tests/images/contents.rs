@@ -2,20 +2,19 @@
 
 use crate::support::*;
 use goblin::elf::{dynamic::DT_NEEDED, Elf};
-use venvkit_suites::TOOLS;
 
 #[test]
 fn every_image_has_the_four_static_tools_linked_from_sbin_and_each_runs() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     for image in all_images() {
         let copied = Scratch::new("tools");
         let container = engine.run(&["create", &image]);
-        assert_eq!(container.code, 0, "{}", container.stderr);
+        assert_eq!(container.code(), 0, "{}", container.stderr);
         let id = container.stdout.trim();
         let copy = engine.run(&["cp", &format!("{id}:/usr/local/bin/."), copied.0.to_str().unwrap()]);
         engine.run(&["rm", id]);
-        assert_eq!(copy.code, 0, "{}", copy.stderr);
-        for tool in TOOLS {
+        assert_eq!(copy.code(), 0, "{}", copy.stderr);
+        for tool in tools() {
             let bytes =
                 std::fs::read(copied.path(tool)).unwrap_or_else(|e| panic!("{image}: /usr/local/bin/{tool}: {e}"));
             let elf = Elf::parse(&bytes).unwrap();
@@ -30,19 +29,19 @@ fn every_image_has_the_four_static_tools_linked_from_sbin_and_each_runs() {
                         $tool --version || exit 1; \
                       done";
         let ran = engine.sh(&image, script);
-        assert_eq!(ran.code, 0, "{image}: {}{}", ran.stdout, ran.stderr);
+        assert_eq!(ran.code(), 0, "{image}: {}{}", ran.stdout, ran.stderr);
         assert_eq!(ran.stdout.lines().count(), 4, "{image}: {}", ran.stdout);
     }
 }
 
 #[test]
 fn images_stand_on_the_debian_slim_images_of_their_suite() {
-    let Some(engine) = engine_with_images() else { return };
-    for (suite, _) in SUITES {
+    let engine = engine_with_images();
+    for (suite, _) in suites() {
         assert!(engine.has_image(&format!("docker.io/library/debian:{suite}-slim")));
         let ran = engine.sh(&base(suite), ". /etc/os-release && echo $VERSION_CODENAME && cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null");
         let mut lines = ran.stdout.lines();
-        assert_eq!(lines.next(), Some(*suite));
+        assert_eq!(lines.next(), Some(suite));
         let sources = lines.collect::<Vec<_>>().join("\n");
         for wanted in [format!(" {suite} "), format!(" {suite}-updates "), format!(" {suite}-security ")] {
             assert!(sources.contains(&wanted), "{suite}: no{wanted}source in\n{sources}");
@@ -52,7 +51,7 @@ fn images_stand_on_the_debian_slim_images_of_their_suite() {
 
 #[test]
 fn lang_is_c_utf8_without_locales_and_debian_frontend_is_not_in_any_image() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     for image in all_images() {
         let env = engine.inspect(&image, "{{json .Config.Env}}");
         assert!(env.contains("\"LANG=C.UTF-8\""), "{image}: {env}");
@@ -63,34 +62,34 @@ fn lang_is_c_utf8_without_locales_and_debian_frontend_is_not_in_any_image() {
         );
         assert!(!ran.stdout.starts_with("installed"), "{image}: locales is installed");
     }
-    for (suite, _) in SUITES {
+    for (suite, _) in suites() {
         let script = "import locale, sys\n\
                       assert sys.getfilesystemencoding() == 'utf-8', sys.getfilesystemencoding()\n\
                       locale.setlocale(locale.LC_ALL, '')\n\
                       print(locale.getlocale()[1], '\u{e9}t\u{e9}')";
         let ran = engine.run(&["run", "--rm", "--network=none", &python(suite), "python3", "-c", script]);
-        assert_eq!(ran.code, 0, "{suite}: {}", ran.stderr);
+        assert_eq!(ran.code(), 0, "{suite}: {}", ran.stderr);
         assert_eq!(ran.stdout.trim(), "UTF-8 \u{e9}t\u{e9}");
     }
 }
 
 #[test]
 fn no_apt_residue_and_a_consistent_dpkg_database_in_every_image() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let script = "find /var/lib/apt/lists /var/cache/apt -type f ! -name lock; \
                   find / -xdev -name '*.deb' -path '/var/*'; \
                   dpkg --audit; \
                   apt-get check -qq >/dev/null || echo apt-get check failed";
     for image in all_images() {
         let ran = engine.sh(&image, script);
-        assert_eq!(ran.code, 0, "{image}: {}", ran.stderr);
+        assert_eq!(ran.code(), 0, "{image}: {}", ran.stderr);
         assert_eq!(ran.stdout, "", "{image} is not clean");
     }
 }
 
 #[test]
 fn docs_and_translations_are_excluded_but_man_directories_are_kept() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     for image in all_images() {
         let script = "find /usr/share/doc -mindepth 2 -type f ! -name copyright | head -3; \
                       find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias | head -3; \
@@ -103,15 +102,10 @@ fn docs_and_translations_are_excluded_but_man_directories_are_kept() {
 
 #[test]
 fn sizes_are_within_their_budgets() {
-    let Some(engine) = engine_with_images() else { return };
-    let budgets: Vec<(String, u64)> = SUITES
-        .iter()
-        .flat_map(|(suite, version)| {
-            let runtime = if *version == "3.11" { 120 } else { 115 };
-            [(base(suite), 85), (python(suite), runtime)]
-        })
-        .collect();
-    for (image, megabytes) in budgets {
+    let engine = engine_with_images();
+    let budgeted = suites().into_iter().flat_map(|(suite, _)| [base(suite), python(suite)]);
+    for image in budgeted {
+        let megabytes = image_budget(&image).unwrap_or_else(|| panic!("venvkit.conf has no budget for {image}"));
         let size: u64 = engine.inspect(&image, "{{.Size}}").parse().unwrap();
         assert!(size <= megabytes * 1_000_000, "{image} is {size} bytes, over its {megabytes} MB budget");
     }

@@ -13,9 +13,9 @@ fn make_deb(out: &Path) -> PathBuf {
     if let Some(bundle) = extra_ca_cert() {
         command.env("EXTRA_CA_CERT", bundle);
     }
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "make-deb: {}", String::from_utf8_lossy(&output.stderr));
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    let built = run_long(&mut command);
+    assert_eq!(built.code(), 0, "make-deb: {}", built.stderr);
+    PathBuf::from(built.stdout.trim())
 }
 
 /// The package, built once per `make test` run under a lock.
@@ -43,7 +43,7 @@ fn field(deb: &Path, name: &str) -> String {
 }
 
 /// `script` in a fresh container of `image` with the package's directory at /deb.
-fn in_container(engine: &Engine, image: &str, deb: &Path, extra: &[&str], script: &str) -> Ran {
+fn in_container(engine: &Engine, image: &str, deb: &Path, extra: &[&str], script: &str) -> Run {
     let volume = format!("{}:/deb:ro", deb.parent().unwrap().display());
     let mut args = vec!["run", "--rm", "--entrypoint=", "-v", &volume];
     args.extend_from_slice(extra);
@@ -53,7 +53,7 @@ fn in_container(engine: &Engine, image: &str, deb: &Path, extra: &[&str], script
 
 #[test]
 fn the_package_has_its_control_fields_and_depends_on_python_and_libpq5_as_dpkg_shlibdeps_would() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let deb = package();
     assert!(deb.file_name().unwrap().to_str().unwrap().starts_with("polls_1.0.0_amd64"), "{deb:?}");
     assert_eq!(field(&deb, "Package"), "polls");
@@ -74,7 +74,7 @@ fn the_package_has_its_control_fields_and_depends_on_python_and_libpq5_as_dpkg_s
                   && dpkg -x /deb/*.deb /x \
                   && dpkg-shlibdeps -O $(find /x/opt -type f -name '*.so*' -printf '-e%p ') 2>/dev/null";
     let ran = in_container(&engine, &build("bookworm"), &deb, &["--network=none"], script);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
     let theirs = ran
         .stdout
         .trim()
@@ -88,9 +88,7 @@ fn the_package_has_its_control_fields_and_depends_on_python_and_libpq5_as_dpkg_s
 
 #[test]
 fn lintian_reports_no_errors() {
-    if engine_with_images().is_none() {
-        return;
-    }
+    engine_with_images();
     let deb = package();
     let output = Command::new("lintian")
         .args(["--suppress-tags-from-file"])
@@ -105,13 +103,13 @@ fn lintian_reports_no_errors() {
 
 #[test]
 fn the_package_installs_on_fresh_base_runs_against_postgresql_and_answers_json() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let deb = package();
     let postgres = engine.build(&repo().join("examples/postgres"), "venvkit/postgres:bookworm", &[]);
-    assert_eq!(postgres.code, 0, "{}", postgres.stderr);
+    assert_eq!(postgres.code(), 0, "{}", postgres.stderr);
     let pod = format!("venvkit-deb-smoke-{}", std::process::id());
     let created = engine.run(&["pod", "create", "--name", &pod, "--add-host", "db:127.0.0.1"]);
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert_eq!(created.code(), 0, "{}", created.stderr);
     let db = engine.run(&["run", "-d", "--pod", &pod, "venvkit/postgres:bookworm"]);
     let script = r#"set -e
 apt-install /deb/*.deb
@@ -130,8 +128,8 @@ wait-for-port -q --timeout 30s 127.0.0.1:8000 -- /opt/polls/bin/python -c 'impor
 "#;
     let ran = in_container(&engine, &base("bookworm"), &deb, &["--pod", &pod], script);
     engine.run(&["pod", "rm", "-f", &pod]);
-    assert_eq!(db.code, 0, "{}", db.stderr);
-    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(db.code(), 0, "{}", db.stderr);
+    assert_eq!(ran.code(), 0, "{}{}", ran.stdout, ran.stderr);
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(lines[0], "polls 1.0.0", "{}", ran.stdout);
     assert!(lines[1].starts_with("{\"status\": \"ok\""), "{}", ran.stdout);
@@ -140,7 +138,7 @@ wait-for-port -q --timeout 30s 127.0.0.1:8000 -- /opt/polls/bin/python -c 'impor
 
 #[test]
 fn remove_deletes_every_installed_file_and_purge_the_config_and_the_user() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let deb = package();
     let script = r#"set -e
 apt-install /deb/*.deb >/dev/null 2>&1
@@ -158,26 +156,35 @@ getent passwd polls >/dev/null && echo "left after purge: user polls"
 dpkg -L polls >/dev/null 2>&1 && echo "dpkg still knows polls"
 true"#;
     let ran = in_container(&engine, &base("bookworm"), &deb, &[], script);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
     assert_eq!(ran.stdout, "user-created\nconfig-kept\n");
 }
 
 #[test]
 fn the_bookworm_package_refuses_to_install_on_trixie_with_apts_dependency_message() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let deb = package();
     let ran = in_container(&engine, &base("trixie"), &deb, &[], "apt-install /deb/*.deb");
-    assert_ne!(ran.code, 0);
+    assert_ne!(ran.code(), 0);
     assert!(ran.stderr.contains("python3.11"), "{}", ran.stderr);
     assert!(ran.stderr.contains("not installable") || ran.stderr.contains("unmet dependencies"), "{}", ran.stderr);
 }
 
 #[test]
 fn rebuilding_with_the_same_source_date_epoch_gives_a_byte_identical_package() {
-    if engine_with_images().is_none() {
-        return;
-    }
+    engine_with_images();
     let first = package();
     let again = make_deb(&repo().join("target/deb/again"));
     assert!(std::fs::read(&first).unwrap() == std::fs::read(&again).unwrap(), "{first:?} and {again:?} differ");
+}
+
+#[test]
+fn a_service_command_with_shell_syntax_goes_into_the_unit_literally() {
+    let command = r"sh -c 'migrate && serve | tee log' \x";
+    let filled = run(Command::new(repo().join("packaging/deb/fill-template"))
+        .arg(repo().join("packaging/deb/service"))
+        .args(["PACKAGE=polls", "VENV=/opt/polls", &format!("SERVICE_COMMAND={command}")]));
+    assert_eq!(filled.code(), 0, "{}", filled.stderr);
+    assert!(filled.stdout.contains(&format!("\nExecStart=/opt/polls/bin/{command}\n")), "{}", filled.stdout);
+    assert!(!filled.stdout.contains('@'), "a placeholder was left: {}", filled.stdout);
 }

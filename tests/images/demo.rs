@@ -10,9 +10,9 @@ fn demo_output() -> String {
     let _once = exclusive("demo");
     let log = repo().join("target/demo/demo.log");
     if !made_this_run(&log) {
-        let output = Command::new(repo().join("examples/polls/demo")).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "the demo failed:\n{text}");
+        let demo = run_long(&mut Command::new(repo().join("examples/polls/demo")));
+        let text = format!("{}{}", demo.stdout, demo.stderr);
+        assert_eq!(demo.code(), 0, "the demo failed:\n{text}");
         std::fs::write(&log, &text).unwrap();
     }
     std::fs::read_to_string(&log).unwrap()
@@ -20,12 +20,10 @@ fn demo_output() -> String {
 
 #[test]
 fn the_demo_tests_against_postgresql_after_waiting_for_it_and_serves_json() {
-    if engine_with_images().is_none() {
-        return;
-    }
+    engine_with_images();
     let output = demo_output();
     assert!(output.contains("wait-for-port: db:5432 is ready after"), "{output}");
-    let ran = output.lines().find(|line| line.starts_with("Ran ")).unwrap_or_else(|| panic!("{output}"));
+    let ran = output.lines().find(|line| line.starts_with("Run ")).unwrap_or_else(|| panic!("{output}"));
     let count: usize = ran.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(count >= 8, "{ran}");
     assert!(output.lines().any(|line| line == "OK"), "{output}");
@@ -36,9 +34,7 @@ fn the_demo_tests_against_postgresql_after_waiting_for_it_and_serves_json() {
 
 #[test]
 fn the_release_stops_in_under_a_second_with_status_0_and_is_at_most_0_6_of_naive() {
-    if engine_with_images().is_none() {
-        return;
-    }
+    engine_with_images();
     let output = demo_output();
     let figure = |label: &str| -> f64 {
         let line =
@@ -52,7 +48,7 @@ fn the_release_stops_in_under_a_second_with_status_0_and_is_at_most_0_6_of_naive
 
 #[test]
 fn the_release_has_no_build_tools_no_caches_and_the_libpq5_find_libdeps_named() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     demo_output();
     let image = "venvkit/polls:latest";
     let pkgdeps = engine.sh(image, "cat /usr/share/python3/app/pkgdeps.txt").stdout;
@@ -73,14 +69,14 @@ fn the_release_has_no_build_tools_no_caches_and_the_libpq5_find_libdeps_named() 
 fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
     // What makes the warm rebuild fast (its time is in the demo's table):
     // the pip wheel step and apt-install come from the layer cache.
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     demo_output();
     let source = repo().join("target/demo/polls");
     std::fs::write(source.join("src/polls/changed_by_test.py"), format!("CHANGED = {}\n", std::process::id())).unwrap();
     let built = engine.build(&source, "venvkit-test/polls-warm", &["--target", "release"]);
     engine.remove_image("venvkit-test/polls-warm");
     std::fs::remove_file(source.join("src/polls/changed_by_test.py")).unwrap();
-    assert_eq!(built.code, 0, "{}", built.stderr);
+    assert_eq!(built.code(), 0, "{}", built.stderr);
     let steps: Vec<&str> = built.stdout.lines().collect();
     let cached = |marker: &str| {
         let at = steps

@@ -24,10 +24,10 @@ print("ok", cas)
 
 #[test]
 fn the_runtime_stdlib_works_with_the_system_ca_store() {
-    let Some(engine) = engine_with_images() else { return };
-    for (suite, _) in SUITES {
+    let engine = engine_with_images();
+    for (suite, _) in suites() {
         let ran = engine.run(&["run", "--rm", "--network=none", &python(suite), "python3", "-c", STDLIB_CHECK]);
-        assert_eq!(ran.code, 0, "{suite}: {}", ran.stderr);
+        assert_eq!(ran.code(), 0, "{suite}: {}", ran.stderr);
         assert!(ran.stdout.starts_with("ok "), "{suite}: {}", ran.stdout);
     }
 }
@@ -37,7 +37,7 @@ fn start(engine: &Engine, args: &[&str]) -> String {
     let mut all = vec!["run", "-d", "--network=none"];
     all.extend_from_slice(args);
     let ran = engine.run(&all);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
     ran.stdout.trim().to_string()
 }
 
@@ -50,7 +50,7 @@ fn stop_and_time(engine: &Engine, id: &str) -> (Duration, String) {
     let started = Instant::now();
     let stop = engine.run(&["stop", "-t", "5", id]);
     let took = started.elapsed();
-    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    assert_eq!(stop.code(), 0, "{}", stop.stderr);
     let exit_code = engine.run(&["inspect", "--format", "{{.State.ExitCode}}", id]).stdout.trim().to_string();
     engine.run(&["rm", "-f", id]);
     (took, exit_code)
@@ -58,7 +58,7 @@ fn stop_and_time(engine: &Engine, id: &str) -> (Duration, String) {
 
 #[test]
 fn stopping_a_runtime_container_takes_under_a_second_and_not_the_kill_timeout() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let image = python("bookworm");
     let sleeper = ["python3", "-c", "import time; time.sleep(300)"];
 
@@ -96,10 +96,10 @@ print(zombies)
 
 #[test]
 fn an_orphaned_grandchild_is_reaped_by_entrypoint() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let image = python("bookworm");
     let ran = engine.run(&["run", "--rm", "--network=none", &image, "python3", "-c", ORPHAN_THEN_COUNT_ZOMBIES]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
     assert_eq!(ran.stdout.trim(), "0", "zombies left with entrypoint as PID 1");
 
     // Without an init, nothing reaps it: the check sees the zombie.
@@ -118,13 +118,13 @@ fn an_orphaned_grandchild_is_reaped_by_entrypoint() {
 
 #[test]
 fn the_runtime_runs_read_only_as_user_65532_while_the_image_stays_root() {
-    let Some(engine) = engine_with_images() else { return };
+    let engine = engine_with_images();
     let script = "import os, pwd, tempfile\n\
                   with tempfile.TemporaryFile() as scratch: scratch.write(b'x')\n\
                   try:\n    open('/usr/share/python3-write-test', 'w')\n\
                   except OSError as e: print('read-only:', e.errno == 30)\n\
                   print(os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name)";
-    for (suite, _) in SUITES {
+    for (suite, _) in suites() {
         let image = python(suite);
         let ran = engine.run(&[
             "run",
@@ -140,7 +140,7 @@ fn the_runtime_runs_read_only_as_user_65532_while_the_image_stays_root() {
             "-c",
             script,
         ]);
-        assert_eq!(ran.code, 0, "{suite}: {}", ran.stderr);
+        assert_eq!(ran.code(), 0, "{suite}: {}", ran.stderr);
         assert_eq!(ran.stdout, "read-only: True\n65532 65532 app\n", "{suite}");
         assert_eq!(engine.inspect(&image, "{{.Config.User}}"), "", "{suite}: USER must stay root");
     }
@@ -148,8 +148,8 @@ fn the_runtime_runs_read_only_as_user_65532_while_the_image_stays_root() {
 
 #[test]
 fn the_runtime_sets_its_entrypoint_unbuffered_output_and_oci_labels() {
-    let Some(engine) = engine_with_images() else { return };
-    for (suite, version) in SUITES {
+    let engine = engine_with_images();
+    for (suite, version) in suites() {
         let image = python(suite);
         assert_eq!(engine.inspect(&image, "{{json .Config.Entrypoint}}"), "[\"entrypoint\"]");
         assert!(engine.inspect(&image, "{{json .Config.Env}}").contains("\"PYTHONUNBUFFERED=1\""));

@@ -2,12 +2,19 @@
 //! suites see them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-pub use venvkit_suites::fixtures::Scratch;
+pub use venvkit_suites::fixtures::{run, Run, Running, Scratch};
 
-/// Each suite with the Python it ships.
-pub const SUITES: &[(&str, &str)] = &[("bookworm", "3.11"), ("trixie", "3.13")];
+/// An image build, the demo, a .deb: minutes on a cold cache, never an hour.
+pub const BUILD_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Runs a long step (a build, a script that builds) within [`BUILD_LIMIT`].
+pub fn run_long(command: &mut Command) -> Run {
+    Running::start(command).finish_within(BUILD_LIMIT)
+}
+
+pub use venvkit_suites::{image_budget, suites, tools};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -22,77 +29,58 @@ pub fn build(suite: &str) -> String {
 }
 
 pub fn python(suite: &str) -> String {
-    let (_, version) = SUITES.iter().find(|(name, _)| *name == suite).unwrap();
+    let (_, version) = suites().into_iter().find(|(name, _)| *name == suite).unwrap();
     format!("venvkit/python:{version}-{suite}")
 }
 
 /// Every image `make images` builds.
 pub fn all_images() -> Vec<String> {
-    SUITES.iter().flat_map(|(suite, _)| [base(suite), build(suite), python(suite)]).collect()
+    suites().into_iter().flat_map(|(suite, _)| [base(suite), build(suite), python(suite)]).collect()
 }
 
-/// `CONTAINER_ENGINE`, else podman, with the repository's containers.conf.
-pub struct Engine {
-    program: String,
-}
-
-/// What a command printed and how it ended, as text.
-pub struct Ran {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Ran {
-    fn from(output: Output) -> Ran {
-        Ran {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
+/// podman, with the repository's containers.conf (images/lib.sh says why
+/// podman only).
+pub struct Engine;
 
 impl Engine {
     pub fn command(&self) -> Command {
-        let mut command = Command::new(&self.program);
-        if self.program == "podman" && std::env::var_os("CONTAINERS_CONF").is_none() {
+        let mut command = Command::new("podman");
+        if std::env::var_os("CONTAINERS_CONF").is_none() {
             command.env("CONTAINERS_CONF", repo().join("images/containers.conf"));
         }
         command
     }
 
-    pub fn run(&self, args: &[&str]) -> Ran {
-        let output = self.command().args(args).output().unwrap_or_else(|e| panic!("{}: {e}", self.program));
-        Ran::from(output)
+    pub fn run(&self, args: &[&str]) -> Run {
+        run(self.command().args(args))
     }
 
     /// `script` under `sh -c` in a throwaway container of `image`, past its
     /// entrypoint and without a network.
-    pub fn sh(&self, image: &str, script: &str) -> Ran {
+    pub fn sh(&self, image: &str, script: &str) -> Run {
         self.run(&["run", "--rm", "--network=none", "--entrypoint=", image, "sh", "-c", script])
     }
 
     /// `image inspect` rather than podman's `image exists`: docker has it too.
     pub fn has_image(&self, image: &str) -> bool {
-        self.run(&["image", "inspect", "--format", "{{.Id}}", image]).code == 0
+        self.run(&["image", "inspect", "--format", "{{.Id}}", image]).code() == 0
     }
 
     pub fn inspect(&self, image: &str, format: &str) -> String {
         let ran = self.run(&["image", "inspect", "--format", format, image]);
-        assert_eq!(ran.code, 0, "inspect {image}: {}", ran.stderr);
+        assert_eq!(ran.code(), 0, "inspect {image}: {}", ran.stderr);
         ran.stdout.trim().to_string()
     }
 
     /// Builds `context` (with its Dockerfile) as `tag`, with the machine's CA
     /// bundle as the `extra_ca` secret for pip, as EXTRA_CA_CERT passes it.
-    pub fn build(&self, context: &Path, tag: &str, extra: &[&str]) -> Ran {
+    pub fn build(&self, context: &Path, tag: &str, extra: &[&str]) -> Run {
         let mut command = self.command();
         command.args(["build", "--layers", "-t", tag]).args(extra);
         if let Some(bundle) = extra_ca_cert() {
             command.arg("--secret").arg(format!("id=extra_ca,src={}", bundle.display()));
         }
-        Ran::from(command.arg(context).output().unwrap())
+        run_long(command.arg(context))
     }
 
     pub fn remove_image(&self, image: &str) {
@@ -110,25 +98,17 @@ pub fn extra_ca_cert() -> Option<PathBuf> {
         .filter(|path| path.is_file())
 }
 
-/// The engine when the images are there. `make test` sets
-/// VENVKIT_IMAGES_REQUIRED after `make images`, so there a missing engine or
-/// image fails the test; elsewhere (a bare `cargo test`) it skips with why.
-pub fn engine_with_images() -> Option<Engine> {
-    let required = std::env::var_os("VENVKIT_IMAGES_REQUIRED").is_some();
-    let program = std::env::var("CONTAINER_ENGINE").unwrap_or_else(|_| "podman".into());
-    let engine = Engine { program };
+/// The engine, once the images `make images` builds are there; a missing
+/// engine or image fails the test, naming what to run.
+pub fn engine_with_images() -> Engine {
+    let engine = Engine;
     let missing: Vec<String> = if engine.command().arg("--version").output().is_err() {
-        vec![format!("the container engine {}", engine.program)]
+        vec!["podman".to_string()]
     } else {
         all_images().into_iter().filter(|image| !engine.has_image(image)).collect()
     };
-    if missing.is_empty() {
-        return Some(engine);
-    }
-    let why = format!("{} missing: run `make images` (make test does)", missing.join(", "));
-    assert!(!required, "{why}");
-    eprintln!("skipped: {why}");
-    None
+    assert!(missing.is_empty(), "{} missing: run `make images` (make test does)", missing.join(", "));
+    engine
 }
 
 /// An exclusive lock named `name` under target/, held until dropped: one

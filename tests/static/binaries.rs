@@ -3,11 +3,11 @@
 
 use goblin::elf::{dynamic::DT_NEEDED, Elf};
 use std::process::Command;
-use venvkit_suites::{release_binary, TOOLS};
+use venvkit_suites::{release_binary, tools};
 
 #[test]
 fn release_binaries_have_no_interpreter_and_no_needed_libraries() {
-    for tool in TOOLS {
+    for tool in tools() {
         let bytes = std::fs::read(release_binary(tool)).unwrap();
         let elf = Elf::parse(&bytes).unwrap();
         assert_eq!(elf.interpreter, None, "{tool} asks for a dynamic loader");
@@ -25,6 +25,7 @@ fn entrypoint_stays_within_450_kib() {
 
 #[test]
 fn entrypoint_runs_a_command_as_pid1_in_an_empty_root_needs_root() {
+    venvkit_suites::fixtures::require_root("chroot, PID namespaces");
     // FROM scratch plus one static program to run: nothing else exists.
     let root = std::env::temp_dir().join(format!("venvkit-scratch-ep-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -44,7 +45,8 @@ fn entrypoint_runs_a_command_as_pid1_in_an_empty_root_needs_root() {
 
 #[test]
 fn release_binaries_run_in_an_empty_root_needs_root() {
-    for tool in TOOLS {
+    venvkit_suites::fixtures::require_root("chroot, PID namespaces");
+    for tool in tools() {
         let root = std::env::temp_dir().join(format!("venvkit-scratch-{tool}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
@@ -58,6 +60,7 @@ fn release_binaries_run_in_an_empty_root_needs_root() {
 
 #[test]
 fn wait_for_port_waits_on_a_literal_address_in_an_empty_root_needs_root() {
+    venvkit_suites::fixtures::require_root("chroot, PID namespaces");
     // No /etc/hosts, no resolv.conf, no /proc: only the binary.
     let root = std::env::temp_dir().join(format!("venvkit-scratch-wfp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);

@@ -1,8 +1,10 @@
 //! wait-for-port: wait until TCP or unix endpoints accept connections.
 //!
-//! [`target`] parses what to wait for, [`probe`] makes one attempt, and
-//! [`wait`] runs the attempts for all targets concurrently under one deadline.
+//! [`target`] parses what to wait for, [`probe`] makes one attempt,
+//! [`wait`] runs the attempts for all targets concurrently under one
+//! deadline, and [`run`] is one whole run of the tool.
 
-pub mod probe;
-pub mod target;
+pub(crate) mod probe;
+pub mod run;
+pub(crate) mod target;
 pub mod wait;

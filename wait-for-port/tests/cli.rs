@@ -29,9 +29,7 @@ fn a_bad_target_is_rejected_before_any_connection_is_made() {
 
 #[test]
 fn host_names_may_hold_digits_dashes_and_underscores_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let (_listener, port) = listener();
     let names = NameFiles::new("names", "127.0.0.1 pg-bouncer_2 localhost\n", DnsAnswer::NoSuchName);
     let run = run(names.command().args(["-t", "5s", &format!("pg-bouncer_2:{port}")]));

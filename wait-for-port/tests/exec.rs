@@ -15,9 +15,9 @@ fn the_command_replaces_the_process_keeping_its_pid() {
     let (_listener, port) = listener();
     let mut command = command();
     command.args(["-q", &format!("127.0.0.1:{port}"), "--", "sh", "-c", "echo $$"]);
-    let (child, started) = spawn(&mut command);
-    let pid = child.id();
-    let run = wait_with_output(child, started);
+    let running = Running::start(&mut command);
+    let pid = running.pid();
+    let run = running.finish();
     assert_eq!(run.stdout.trim(), pid.to_string());
 }
 

@@ -65,9 +65,7 @@ fn verbose_names_timed_out_attempts() {
 
 #[test]
 fn verbose_names_dns_errors_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     let names = NameFiles::new("dns-error", "127.0.0.1 localhost\n", DnsAnswer::NoSuchName);
     let run = run(names.command().args(["-v", "-t", "300ms", "missing-db:5432"]));
     assert!(run.stderr.contains("missing-db:5432: DNS error: "), "{}", run.stderr);
@@ -75,9 +73,7 @@ fn verbose_names_dns_errors_needs_root() {
 
 #[test]
 fn verbose_names_unreachable_networks_needs_root() {
-    if !root_or_skip() {
-        return;
-    }
+    require_root();
     // In a fresh network namespace even loopback is down: nothing is reachable.
     let run = run(Command::new("unshare").args(["--net"]).arg(binary()).args(["-v", "-t", "200ms", "127.0.0.1:80"]));
     assert!(run.stderr.contains("127.0.0.1:80: unreachable (attempt 1)"), "{}", run.stderr);

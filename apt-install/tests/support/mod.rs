@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -20,22 +20,12 @@ pub fn binary() -> PathBuf {
 
 // Not every test binary uses every shared fixture.
 #[allow(unused_imports)]
-pub use venvkit_suites::fixtures::{cached_rootfs, root_or_skip_because, Scratch};
+pub use venvkit_suites::fixtures::{run, Run, Scratch};
+#[allow(unused_imports)]
+pub use venvkit_suites::rootfs::apt_base as base_rootfs;
 
-pub fn root_or_skip() -> bool {
-    root_or_skip_because("mmdebstrap, overlay mounts, chroot")
-}
-
-/// The base every test's layer starts from: a minimal bookworm.
-pub fn base_rootfs() -> PathBuf {
-    cached_rootfs("rootfs-bookworm-apt", "bookworm", &[], |dir| {
-        // mmdebstrap leaves the lists it used; a real base image has none.
-        for entry in std::fs::read_dir(dir.join("var/lib/apt/lists")).unwrap().flatten() {
-            if entry.path().is_file() && entry.file_name() != "lock" {
-                std::fs::remove_file(entry.path()).unwrap();
-            }
-        }
-    })
+pub fn require_root() {
+    venvkit_suites::fixtures::require_root("mmdebstrap, overlay mounts, chroot")
 }
 
 /// One overlay layer on the base: what a test's RUN writes lands in
@@ -78,11 +68,11 @@ impl Layer {
     }
 
     /// Runs `script` with sh inside the layer, as root in a chroot.
-    pub fn run(&self, script: &str) -> Output {
+    pub fn run(&self, script: &str) -> Run {
         self.run_as(script, None)
     }
 
-    pub fn run_as(&self, script: &str, user: Option<&str>) -> Output {
+    pub fn run_as(&self, script: &str, user: Option<&str>) -> Run {
         let merged = self.scratch.path("merged");
         let mut mounts = format!(
             "mount -t overlay overlay -o lowerdir={},upperdir={},workdir={} {m} && mount -t proc proc {m}/proc && mount --bind /dev {m}/dev",
@@ -102,23 +92,12 @@ impl Layer {
             Some(user) => format!("chroot --userspec={user} {} sh -c \"$0\"", merged.display()),
             None => format!("chroot {} sh -c \"$0\"", merged.display()),
         };
-        Command::new("unshare")
+        run(Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &format!("{mounts} && exec {chroot}"), script])
             .env_remove("APT_INSTALL_RETRIES")
             .env_remove("APT_INSTALL_LOCK_TIMEOUT")
-            .env_remove("APT_INSTALL_KEEP_CACHE")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .env_remove("APT_INSTALL_KEEP_CACHE"))
     }
-}
-
-pub fn text(output: &Output) -> (i32, String, String) {
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// A package to build with dpkg-deb.
@@ -126,12 +105,13 @@ pub struct Deb<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub provides: Option<&'a str>,
+    pub preinst: Option<&'a str>,
     pub postinst: Option<&'a str>,
 }
 
 impl<'a> Deb<'a> {
     pub fn new(name: &'a str, version: &'a str) -> Deb<'a> {
-        Deb { name, version, provides: None, postinst: None }
+        Deb { name, version, provides: None, preinst: None, postinst: None }
     }
 }
 
@@ -153,10 +133,12 @@ pub fn repository(dir: &Scratch, debs: &[Deb]) -> PathBuf {
             ),
         )
         .unwrap();
-        if let Some(postinst) = deb.postinst {
-            let script = root.join("DEBIAN/postinst");
-            std::fs::write(&script, postinst).unwrap();
-            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        for (name, script) in [("preinst", deb.preinst), ("postinst", deb.postinst)] {
+            if let Some(script) = script {
+                let path = root.join("DEBIAN").join(name);
+                std::fs::write(&path, script).unwrap();
+                std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            }
         }
         let built = Command::new("dpkg-deb")
             .args(["--root-owner-group", "--build"])

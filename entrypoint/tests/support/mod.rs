@@ -4,18 +4,18 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 // Not every test binary uses every shared fixture.
 #[allow(unused_imports)]
-pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, run, Run, Scratch};
+pub use venvkit_suites::fixtures::{children_of, eventually, run, Run, Running, Scratch};
 
-pub fn root_or_skip() -> bool {
-    root_or_skip_because("PID and mount namespaces")
+pub fn require_root() {
+    venvkit_suites::fixtures::require_root("PID and mount namespaces")
 }
 
 /// The test's own fixture: a virtualenv layout.
@@ -80,65 +80,18 @@ pub fn as_pid1() -> Command {
     command
 }
 
-/// A running entrypoint whose stdout is read line by line.
-pub struct Running {
-    pub child: Child,
-    pub started: Instant,
-    pub lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    pub stderr: Option<std::process::ChildStderr>,
-}
-
-impl Running {
-    pub fn start(command: &mut Command) -> Running {
-        let started = Instant::now();
-        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let stderr = child.stderr.take();
-        Running { child, started, lines, stderr }
+/// The PID that signals must go to: entrypoint itself, or for a PID 1 run,
+/// unshare's child (PID 1 inside, this PID outside).
+pub fn entrypoint_pid(running: &Running, as_pid1: bool) -> i32 {
+    if !as_pid1 {
+        return running.pid() as i32;
     }
-
-    pub fn next_line(&mut self) -> String {
-        self.lines.next().expect("stdout closed").expect("read stdout")
-    }
-
-    /// Reads lines until one equals `expected`; panics if stdout ends first.
-    pub fn wait_for_line(&mut self, expected: &str) {
-        while let Some(line) = self.lines.next() {
-            if line.unwrap() == expected {
-                return;
-            }
-        }
-        panic!("stdout ended before the line {expected:?}");
-    }
-
-    /// The PID that signals must go to: entrypoint itself, or for a PID 1
-    /// run, unshare's child (PID 1 inside, this PID outside).
-    pub fn entrypoint_pid(&self, as_pid1: bool) -> i32 {
-        if !as_pid1 {
-            return self.child.id() as i32;
-        }
-        let mut found = Vec::new();
-        assert!(eventually(Duration::from_secs(2), || {
-            found = children_of(self.child.id());
-            !found.is_empty()
-        }));
-        found[0] as i32
-    }
-
-    pub fn signal(&self, pid: i32, signal: i32) {
-        // SAFETY: kill(2) with a PID of a process this test started.
-        assert_eq!(unsafe { nix::libc::kill(pid, signal) }, 0, "kill {pid} {signal}");
-    }
-
-    pub fn finish(mut self) -> (i32, Duration, String) {
-        let status = self.child.wait().unwrap();
-        let elapsed = self.started.elapsed();
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.stderr.take() {
-            let _ = pipe.read_to_string(&mut stderr);
-        }
-        (status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)), elapsed, stderr)
-    }
+    let mut found = Vec::new();
+    assert!(eventually(Duration::from_secs(2), || {
+        found = children_of(running.pid());
+        !found.is_empty()
+    }));
+    found[0] as i32
 }
 
 /// The real interpreter behind `python3` (not a pyenv shim script).

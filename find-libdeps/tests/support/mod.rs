@@ -5,14 +5,16 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 // Not every test binary uses every shared fixture.
 #[allow(unused_imports)]
-pub use venvkit_suites::fixtures::{cached_rootfs, is_root, root_or_skip_because, Scratch};
+pub use venvkit_suites::fixtures::{is_root, run, Run, Scratch};
+#[allow(unused_imports)]
+pub use venvkit_suites::rootfs::{plain as rootfs, venvs as venv_rootfs};
 
-pub fn root_or_skip() -> bool {
-    root_or_skip_because("mmdebstrap, chroot")
+pub fn require_root() {
+    venvkit_suites::fixtures::require_root("mmdebstrap, chroot")
 }
 
 pub fn binary() -> PathBuf {
@@ -28,21 +30,6 @@ pub fn command() -> Command {
         command.env_remove(var);
     }
     command
-}
-
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-pub fn run(command: &mut Command) -> Run {
-    let output: Output = command.stdin(Stdio::null()).output().expect("spawn find-libdeps");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 /// How an object's search path is recorded.
@@ -175,70 +162,6 @@ impl<'a> Dpkg<'a> {
         }
     }
 }
-
-/// A real Debian root filesystem of `suite`, made once (per target dir) with
-/// mmdebstrap and shared by every test; concurrent tests wait for one build.
-pub fn rootfs(suite: &str) -> PathBuf {
-    cached_rootfs(&format!("rootfs-{suite}"), suite, ROOTFS_PACKAGES, |_| {})
-}
-
-/// A bookworm rootfs with real virtualenvs: /opt/source-venv with psycopg2,
-/// lxml and Pillow built from source against Debian's -dev packages, and
-/// /opt/wheel-venv with manylinux wheels (numpy, psycopg2-binary) that
-/// bundle their libraries auditwheel's way. pip reaches PyPI with the
-/// machine's CA bundle bind-mounted in, never copied into the rootfs, and a
-/// clean environment (requests prefers REQUESTS_CA_BUNDLE over PIP_CERT).
-pub fn venv_rootfs() -> PathBuf {
-    cached_rootfs("rootfs-bookworm-venvs", "bookworm", VENV_ROOTFS_PACKAGES, |dir| {
-        let pip_cache =
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/venvkit/pip");
-        std::fs::create_dir_all(&pip_cache).unwrap();
-        std::fs::create_dir_all(dir.join("root/.cache/pip")).unwrap();
-        for file in ["etc/venvkit-ca.crt", "etc/resolv.conf"] {
-            let _ = std::fs::remove_file(dir.join(file));
-            std::fs::write(dir.join(file), b"").unwrap();
-        }
-        let build = "set -e
-python3 -m venv /opt/source-venv
-/opt/source-venv/bin/pip install --quiet --no-binary psycopg2,lxml,Pillow psycopg2 lxml Pillow
-python3 -m venv /opt/wheel-venv
-/opt/wheel-venv/bin/pip install --quiet --only-binary :all: numpy psycopg2-binary";
-        let script = format!(
-            "set -e; R=\"$0\"; mount --bind /proc \"$R/proc\"; mount --bind /dev \"$R/dev\"; \
-             mount --bind /etc/ssl/certs/ca-certificates.crt \"$R/etc/venvkit-ca.crt\"; \
-             mount --bind /etc/resolv.conf \"$R/etc/resolv.conf\"; mount --bind \"$1\" \"$R/root/.cache/pip\"; \
-             chroot \"$R\" env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/etc/venvkit-ca.crt \
-             PIP_DISABLE_PIP_VERSION_CHECK=1 sh -c '{build}'"
-        );
-        let output = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-            .arg(dir)
-            .arg(&pip_cache)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "building the venvs: {}", String::from_utf8_lossy(&output.stderr));
-        std::fs::write(dir.join("etc/resolv.conf"), b"").unwrap();
-    })
-}
-
-pub const VENV_ROOTFS_PACKAGES: &[&str] = &[
-    "python3-venv",
-    "python3-dev",
-    "gcc",
-    "libc6-dev",
-    "libpq-dev",
-    "libxml2-dev",
-    "libxslt1-dev",
-    "libjpeg-dev",
-    "zlib1g-dev",
-    "binutils",
-    "dpkg-dev",
-];
-
-/// What the rootfs tests need: libraries whose packages list them under
-/// /lib or /usr/lib, a -dev package, an alternatives-managed library, and
-/// the tools the differential oracle uses.
-pub const ROOTFS_PACKAGES: &[&str] = &["libpq5", "zlib1g", "libc6-dev", "libblas3", "binutils", "dpkg-dev"];
 
 /// The lines of find-libdeps' stdout.
 pub fn lines(text: &str) -> Vec<&str> {

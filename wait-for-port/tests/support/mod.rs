@@ -5,15 +5,15 @@
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 // Not every test binary uses every shared fixture.
 #[allow(unused_imports)]
-pub use venvkit_suites::fixtures::{children_of, eventually, root_or_skip_because, run, Run, Scratch};
+pub use venvkit_suites::fixtures::{children_of, eventually, run, Run, Running, Scratch};
 
-pub fn root_or_skip() -> bool {
-    root_or_skip_because("namespaces, mounts, port 53")
+pub fn require_root() {
+    venvkit_suites::fixtures::require_root("namespaces, mounts, port 53")
 }
 
 /// The binary under test: `WAIT_FOR_PORT_BIN` (make test points it at the
@@ -215,23 +215,6 @@ impl NameFiles {
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(&self.hosts).unwrap();
         file.write_all(contents.as_bytes()).unwrap();
-    }
-}
-
-/// Starts `command` with piped stderr and returns it with its start time.
-pub fn spawn(command: &mut Command) -> (Child, Instant) {
-    let started = Instant::now();
-    let child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    (child, started)
-}
-
-pub fn wait_with_output(child: Child, started: Instant) -> Run {
-    let output = child.wait_with_output().unwrap();
-    Run {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
     }
 }
 

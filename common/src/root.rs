@@ -1,6 +1,7 @@
-//! Paths inside the system being analysed (`/`, or `--root ROOT`), resolved
-//! as a process chrooted there would see them: absolute symlink targets
-//! start again at ROOT, and `..` never climbs out of it.
+//! Paths inside a system that may not be the one running the tool (`/`, or
+//! `--root ROOT`: a rootfs, an unpacked image), resolved as a process
+//! chrooted there would see them: absolute symlink targets start again at
+//! ROOT, and `..` never climbs out of it.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -63,14 +64,6 @@ impl Root {
         Some(resolved)
     }
 
-    /// The directory resolved, the file name kept: how dpkg's lists and the
-    /// loader's paths are compared across usrmerge's `/lib -> usr/lib`.
-    pub fn canonical_dir(&self, inner: &Path) -> Option<PathBuf> {
-        let name = inner.file_name()?;
-        let dir = inner.parent().unwrap_or(Path::new("/"));
-        Some(self.canonicalize(dir)?.join(name))
-    }
-
     /// `inner`, then each path its symlinks lead to, one hop at a time:
     /// `libblas.so.3` -> `/etc/alternatives/...` -> the provider's file.
     pub fn symlink_chain(&self, inner: &Path) -> Vec<PathBuf> {
@@ -84,13 +77,6 @@ impl Root {
             chain.push(lexically_clean(&next));
         }
         chain
-    }
-
-    /// Whether `inner` is, after resolution, a regular file.
-    pub fn is_file(&self, inner: &Path) -> bool {
-        self.canonicalize(inner)
-            .and_then(|resolved| std::fs::metadata(self.host_path(&resolved)).ok())
-            .is_some_and(|metadata| metadata.is_file())
     }
 }
 
@@ -126,12 +112,10 @@ pub fn from_bytes(bytes: &[u8]) -> PathBuf {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+    use venvkit_suites::fixtures::Scratch;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("find-libdeps-rootfs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(name: &str) -> Scratch {
+        Scratch::new(&format!("root-{name}"))
     }
 
     #[test]
@@ -143,12 +127,10 @@ mod tests {
         symlink("/usr/lib/libz.so.1.2", host.join("usr/lib/libz.so.1")).unwrap();
         let root = Root::new(&host);
         assert_eq!(root.canonicalize(Path::new("/lib/libz.so.1")), Some(PathBuf::from("/usr/lib/libz.so.1.2")));
-        assert_eq!(root.canonical_dir(Path::new("/lib/libz.so.1")), Some(PathBuf::from("/usr/lib/libz.so.1")));
         assert_eq!(
             root.symlink_chain(Path::new("/lib/libz.so.1")),
             [PathBuf::from("/lib/libz.so.1"), PathBuf::from("/usr/lib/libz.so.1.2")]
         );
-        assert!(root.is_file(Path::new("/lib/libz.so.1")));
     }
 
     #[test]

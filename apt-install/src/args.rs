@@ -1,0 +1,94 @@
+//! apt-install's command line: the options, their environment variables,
+//! and the help text.
+
+use std::time::Duration;
+
+use clap::Parser;
+use venvkit_common::duration;
+
+pub const TOOL: &str = "apt-install";
+
+const AFTER_HELP: &str = "\
+PACKAGE is name, name:arch, name=version (apt's globs allowed) or
+name/release; FILE.deb is a local package file (a bare file name means
+./FILE.deb). apt-get update runs once, then apt-get install
+--no-install-recommends, with DEBIAN_FRONTEND=noninteractive for apt's own
+processes only. Afterwards the package lists, apt's caches, the downloaded
+.debs and this run's logs (dpkg.log, alternatives.log, apt's history, term and
+eipp logs) are removed; /var/lib/dpkg, apt's extended_states and the log
+directories packages made stay. A cache directory that is a mount point
+(RUN --mount=type=cache) is kept.
+
+Environment:
+  APT_INSTALL_RETRIES, APT_INSTALL_LOCK_TIMEOUT, APT_INSTALL_KEEP_CACHE:
+  defaults for the options of the same name
+
+Exit status:
+  0    installed (or nothing to install)
+  1    apt could not do it: unknown package, no such version, a conflict, a
+       download or maintainer script failure (named), or not run as root
+  2    usage error: a malformed package name, a missing .deb file
+  124  dpkg's lock was not released within --lock-timeout
+
+Examples:
+  RUN apt-install libpq5 libxml2
+  RUN apt-install -f /usr/share/python3/app/pkgdeps.txt";
+
+/// Install Debian packages in an image layer, leaving nothing behind.
+#[derive(Parser, Debug)]
+#[command(name = TOOL, version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Packages or .deb files to install
+    #[arg(value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+
+    /// Read package names from FILE too (repeatable; - is stdin)
+    #[arg(short, long = "file", value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// Attempts for a transient failure (a mirror's 503, a dropped connection)
+    #[arg(long, value_name = "N", env = "APT_INSTALL_RETRIES", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub retries: u32,
+
+    /// How long to wait for dpkg's lock held by another process
+    #[arg(long, value_name = "DURATION", env = "APT_INSTALL_LOCK_TIMEOUT", default_value = "120s",
+          value_parser = duration::parse)]
+    pub lock_timeout: Duration,
+
+    /// Install recommended packages too
+    #[arg(long)]
+    pub install_recommends: bool,
+
+    /// Keep the package lists and apt's cache
+    #[arg(long, env = "APT_INSTALL_KEEP_CACHE")]
+    pub keep_cache: bool,
+
+    /// Print apt's plan; install nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// A source that fails during apt-get update is a warning, not an error
+    #[arg(long)]
+    pub allow_update_errors: bool,
+
+    /// Repair a system that is already broken (apt-get -f) instead of refusing
+    #[arg(long)]
+    pub fix_broken: bool,
+
+    /// Print nothing but an error that ends the run
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Show each step and apt's output
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Accepted for Dockerfiles that pass it: always on
+    #[arg(short = 'y', long = "yes", hide = true)]
+    pub _yes: bool,
+
+    /// Accepted for Dockerfiles that pass it: the default
+    #[arg(long = "no-install-recommends", hide = true)]
+    pub _no_install_recommends: bool,
+}

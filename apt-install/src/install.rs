@@ -1,0 +1,194 @@
+//! One run: check the request, wait for the locks, update and install with
+//! retries of transient failures, purge what this run left half-installed,
+//! clean, and report one summary line. What ends the run is an [`Error`],
+//! whose kind decides the exit code.
+
+use std::path::Path;
+use std::time::Duration;
+
+use venvkit_common::diag::Diag;
+use venvkit_common::root::Root;
+
+use crate::apt;
+use crate::clean::{self, Keep};
+use crate::failure::Failure;
+use crate::lock;
+use crate::request::{self, Request};
+use crate::retry::RetryPolicy;
+use crate::state::Snapshot;
+
+/// What to install and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Package specifications and `.deb` files from the command line.
+    pub packages: Vec<String>,
+    /// Lists of them (`-` for stdin).
+    pub files: Vec<String>,
+    pub retry: RetryPolicy,
+    pub lock_timeout: Duration,
+    pub install_recommends: bool,
+    pub keep_cache: bool,
+    pub dry_run: bool,
+    pub allow_update_errors: bool,
+    pub fix_broken: bool,
+}
+
+/// Why a run ended without installing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A malformed request, found before any change.
+    Usage(String),
+    /// Installing needs root.
+    NotRoot,
+    /// dpkg reports the system broken already (`dpkg --audit`).
+    AlreadyBroken(String),
+    /// The database could not be read.
+    Database(String),
+    /// dpkg's lock was still held when the timeout ran out.
+    LockHeld { pid: i32, waited: Duration },
+    /// apt could not do it.
+    Failed(Failure),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Usage(message) | Error::Database(message) => f.write_str(message),
+            Error::NotRoot => f.write_str("must be run as root: it installs packages into this system"),
+            Error::AlreadyBroken(problem) => {
+                write!(f, "the system is already broken ({problem}); run with --fix-broken to repair it first")
+            }
+            Error::LockHeld { pid, waited } => {
+                write!(f, "dpkg's lock is still held by PID {pid} after {}s", waited.as_secs_f64())
+            }
+            Error::Failed(failure) => failure.fmt(f),
+        }
+    }
+}
+
+/// Runs the whole job on this system.
+pub fn run(options: &Options, diag: Diag) -> Result<(), Error> {
+    let request = request::build(&options.packages, &options.files).map_err(Error::Usage)?;
+    if request.is_empty() {
+        diag.info("nothing to install");
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::NotRoot);
+    }
+    if !options.fix_broken {
+        if let Some(problem) = audit() {
+            return Err(Error::AlreadyBroken(problem));
+        }
+    }
+    lock::wait(options.lock_timeout, diag).map_err(|pid| Error::LockHeld { pid, waited: options.lock_timeout })?;
+    let root = Root::new("/");
+    let keep = Keep::decide(options.keep_cache);
+    let before = Snapshot::read(&root).map_err(Error::Database)?;
+    let outcome = update_and_install(options, &request, diag);
+    if outcome.is_err() {
+        undo_unfinished(&root, &before, diag);
+    }
+    clean::clean(Path::new("/"), keep, diag);
+    let attempts = outcome.map_err(Error::Failed)?;
+    if !options.dry_run {
+        let after = Snapshot::read(&root).map_err(Error::Database)?;
+        diag.info(summary(&before, &after, attempts));
+    }
+    Ok(())
+}
+
+/// Update once, then install (or simulate); each step is retried on
+/// transient failures only. Returns the attempts the install took.
+fn update_and_install(options: &Options, request: &Request, diag: Diag) -> Result<u32, Failure> {
+    let mut update = vec!["update".to_string()];
+    if !options.allow_update_errors {
+        update.push("--error-on=any".into());
+    }
+    let sleep = &mut std::thread::sleep;
+    options.retry.run("apt-get update", diag, sleep, || {
+        let output = apt::apt_get(&update, options.lock_timeout, diag)?;
+        if output.success {
+            Ok(())
+        } else {
+            Err(apt::update_failure(&output.text))
+        }
+    })?;
+    let mut install = vec!["install".to_string()];
+    install.push(if options.install_recommends { "--install-recommends" } else { "--no-install-recommends" }.into());
+    if options.fix_broken {
+        install.push("--fix-broken".into());
+    }
+    if options.dry_run {
+        install.push("--simulate".into());
+    }
+    install.push("--".into());
+    install.extend(request.items.iter().cloned());
+    let (plan, attempts) = options.retry.run("apt-get install", diag, sleep, || {
+        let output = apt::apt_get(&install, options.lock_timeout, diag)?;
+        if !output.success {
+            return Err(apt::with_available_versions(apt::install_failure(&output.text, &request.items)));
+        }
+        Ok(output.text)
+    })?;
+    if options.dry_run {
+        let plan: String = plan
+            .lines()
+            .filter(|l| l.starts_with("Inst ") || l.starts_with("Conf "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        print!("{plan}");
+    }
+    Ok(attempts)
+}
+
+/// `dpkg --audit`'s first complaint, if the system is already broken.
+fn audit() -> Option<String> {
+    let output = std::process::Command::new("dpkg").arg("--audit").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let first = text.lines().find(|line| !line.trim().is_empty())?;
+    let packages: Vec<&str> =
+        text.lines().filter(|l| l.starts_with(' ')).filter_map(|l| l.split_whitespace().next()).collect();
+    Some(if packages.is_empty() { first.to_string() } else { format!("not fully installed: {}", packages.join(", ")) })
+}
+
+/// Purges the packages this run added that dpkg did not finish, so that a
+/// failure leaves no half-installed package behind.
+fn undo_unfinished(root: &Root, before: &Snapshot, diag: Diag) {
+    let Ok(now) = Snapshot::read(root) else { return };
+    let unfinished: Vec<String> = now.unfinished_since(before).into_iter().map(|id| now.name(id)).collect();
+    if unfinished.is_empty() {
+        return;
+    }
+    diag.info(format_args!("purging what this run left half-installed: {}", unfinished.join(" ")));
+    let status = std::process::Command::new("dpkg")
+        .args(["--purge", "--force-remove-reinstreq", "--force-depends"])
+        .args(&unfinished)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        diag.error(format_args!("could not purge {}: see dpkg --audit", unfinished.join(" ")));
+    }
+}
+
+fn summary(before: &Snapshot, after: &Snapshot, attempts: u32) -> String {
+    let added = after.added_since(before);
+    let bytes = after.bytes().saturating_sub(before.bytes());
+    let names: Vec<&str> = added.iter().map(|id| id.name.as_str()).collect();
+    let packages = match added.len() {
+        0 => "nothing new installed".to_string(),
+        1 => format!("installed 1 package ({})", names[0]),
+        n => format!("installed {n} packages ({})", names.join(" ")),
+    };
+    let attempts = if attempts == 1 { "1 attempt".into() } else { format!("{attempts} attempts") };
+    format!("{packages}, {} added, {attempts}", human_bytes(bytes))
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}

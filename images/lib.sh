@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# What venvkit's scripts share: the facts of venvkit.conf, the default
+# SOURCE_DATE_EPOCH, and the container engine. Sourced, not run.
+
+VENVKIT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENVKIT_CONF=$VENVKIT_REPO/venvkit.conf
+
+# conf KEY: the values of every KEY line of venvkit.conf, one line each.
+conf() {
+    awk -v key="$1" '{ sub(/#.*/, "") } $1 == key { $1 = ""; sub(/^ +/, ""); print }' "$VENVKIT_CONF"
+}
+
+venvkit_tools() { conf tools; }
+venvkit_suites() { conf suite | awk '{ print $1 }' | xargs; }
+
+# python_version SUITE: the Python that SUITE ships.
+python_version() {
+    local version
+    version=$(conf suite | awk -v s="$1" '$1 == s { print $2 }')
+    if [ -z "$version" ]; then
+        echo "venvkit: no suite '$1' in venvkit.conf (known: $(venvkit_suites))" >&2
+        return 1
+    fi
+    echo "$version"
+}
+
+# image_budget IMAGE: its size budget in MB, or nothing.
+image_budget() {
+    local pattern mb
+    while read -r pattern mb; do
+        # shellcheck disable=SC2254 # the pattern is a glob on purpose
+        case $1 in $pattern) echo "$mb"; return ;; esac
+    done < <(conf budget)
+}
+
+# default_epoch PATH...: the time of the last commit that changed PATHs (all
+# of the repository without any), so rebuilds from the same commit are
+# identical; 0 outside a git checkout.
+default_epoch() {
+    local epoch
+    epoch=$(git -C "$VENVKIT_REPO" log -1 --format=%ct -- "$@" 2>/dev/null || true)
+    echo "${epoch:-0}"
+}
+
+# The engine is podman: venvkit's demo and tests run containers in pods
+# (shared loopback, --add-host), and reproducible images need --timestamp.
+# Images it builds load into Docker with `podman save IMAGE | docker load`.
+if [ -n "${CONTAINER_ENGINE:-}" ] && [ "$CONTAINER_ENGINE" != podman ]; then
+    echo "venvkit: CONTAINER_ENGINE=$CONTAINER_ENGINE is not supported: images are built and tested with podman (pods, --timestamp); unset it" >&2
+    exit 2
+fi
+ENGINE=podman
+# The settings this kind of sandboxed machine needs (see the file).
+: "${CONTAINERS_CONF:=$VENVKIT_REPO/images/containers.conf}"
+export CONTAINERS_CONF
+
+# ENGINE_BUILD_FLAGS: extra flags for every build (an array), e.g. --no-cache.
+engine_build() {
+    # --timestamp clamps the image's creation time and every file's mtime:
+    # the same inputs give the same image ID.
+    local args=(build --build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" --timestamp "$SOURCE_DATE_EPOCH" --layers
+        "${ENGINE_BUILD_FLAGS[@]}")
+    if [ -n "${EXTRA_CA_CERT:-}" ]; then
+        if [ ! -r "$EXTRA_CA_CERT" ]; then
+            echo "venvkit: EXTRA_CA_CERT=$EXTRA_CA_CERT is not a readable file" >&2
+            return 2
+        fi
+        args+=(--secret "id=extra_ca,src=$EXTRA_CA_CERT")
+    fi
+    # The build's output goes to a log, shown only when the build fails.
+    local log
+    log=$(mktemp)
+    if ! "$ENGINE" "${args[@]}" "$@" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
+engine_has_image() {
+    "$ENGINE" image inspect "$1" >/dev/null 2>&1
+}
+
+engine_image_size() {
+    "$ENGINE" image inspect --format '{{.Size}}' "$1"
+}
+
+engine_image_digest() {
+    "$ENGINE" image inspect --format '{{.Id}}' "$1" | sed 's/^\(sha256:\)\{0,1\}/sha256:/'
+}
