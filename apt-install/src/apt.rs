@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use venvkit_common::diag::Diag;
 
-use crate::failure::Failure;
+use crate::failure::{Failure, ScriptEnd};
+use crate::lock::Held;
+use crate::sources::{self, Source};
 
 /// What apt-get printed, both streams.
 pub struct Output {
@@ -41,6 +43,7 @@ pub fn apt_get(arguments: &[String], lock_timeout: Duration, diag: Diag) -> std:
         .env("DEBIAN_FRONTEND", "noninteractive")
         .env("APT_LISTCHANGES_FRONTEND", "none")
         .stdin(Stdio::null());
+    in_english(&mut command);
     diag.verbose(format_args!("running apt-get {}", arguments.join(" ")));
     let output = command.output()?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -49,6 +52,13 @@ pub fn apt_get(arguments: &[String], lock_timeout: Duration, diag: Diag) -> std:
         diag.verbose(format_args!("apt-get: {line}"));
     }
     Ok(Output { success: output.status.success(), text })
+}
+
+/// Failures are read from apt's and dpkg's English messages: a locale in
+/// the image (LANG, or LANGUAGE, which gettext honours even over LC_ALL
+/// unless the locale is C) must not translate them.
+pub(crate) fn in_english(command: &mut Command) -> &mut Command {
+    command.env("LC_ALL", "C.UTF-8").env_remove("LANGUAGE")
 }
 
 /// Errors that another attempt may not meet.
@@ -73,31 +83,107 @@ const TRANSIENT: &[&str] = &[
     "Could not resolve",
 ];
 
+/// The sources `apt-get update` could not fetch, each named whole as the
+/// sources list has it, with apt's reason: from its `Err:N URI SUITE ...`
+/// lines and the indented reason after each.
+pub(crate) fn failed_sources(text: &str, configured: &[Source]) -> Vec<(String, String)> {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.strip_prefix("Err:") else { continue };
+        let mut words = rest.split_whitespace().skip(1);
+        let (Some(uri), Some(suite)) = (words.next(), words.next()) else { continue };
+        // `bookworm/main amd64 Packages` names a suite's component; a flat
+        // repository's suite is a path ending in `/` (`./`).
+        let suite = if suite.ends_with('/') { suite } else { suite.split('/').next().unwrap_or(suite) };
+        let source = sources::find(configured, uri, suite).map_or_else(|| format!("{uri} {suite}"), Source::to_string);
+        let reason = match lines.peek() {
+            Some(next) if next.starts_with(' ') => lines.next().unwrap_or_default().trim(),
+            _ => "failed",
+        };
+        // "[IP: 127.0.0.1 80]" says nothing the source does not.
+        let reason = reason.split(" [IP: ").next().unwrap_or(reason).trim().to_string();
+        if !failed.iter().any(|(known, _)| *known == source) {
+            failed.push((source, reason));
+        }
+    }
+    failed
+}
+
 /// Reads the failure of `apt-get update`: which sources failed, and how.
-pub fn update_failure(text: &str) -> Failure {
-    let failed: Vec<&str> = text
-        .lines()
-        .filter(|line| {
-            line.starts_with("E: Failed to fetch") || line.starts_with("W: Failed to fetch") || line.starts_with("Err:")
-        })
-        .collect();
-    let sources: Vec<String> = failed
-        .iter()
-        .filter_map(|line| line.split_whitespace().find(|word| word.contains("://")))
-        .map(source_of)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+pub(crate) fn update_failure(text: &str, configured: &[Source]) -> Failure {
+    if let Some(locked) = lock_failure(text) {
+        return locked;
+    }
     let transient = is_transient(text);
-    if sources.is_empty() {
+    let failed = failed_sources(text, configured);
+    if failed.is_empty() {
         let first_error = text.lines().find(|line| line.starts_with("E: ")).unwrap_or("apt-get update failed");
         return Failure::Apt { message: first_error.trim_start_matches("E: ").to_string(), transient };
     }
-    Failure::Update { sources, reason: reason(text), transient }
+    Failure::Update { failed, transient }
+}
+
+/// "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 42 (apt-get)".
+fn lock_failure(text: &str) -> Option<Failure> {
+    let rest = after(text, "E: Could not get lock ")?;
+    let (path, holder) = rest.split_once(". It is held by process ").unwrap_or((rest.trim_end_matches('.'), ""));
+    let (pid, command) = holder.split_once(' ').unwrap_or((holder, ""));
+    let command = command.trim_matches(['(', ')', ' ']);
+    Some(Failure::Locked(Held {
+        path: path.into(),
+        pid: pid.parse().unwrap_or(0),
+        command: (!command.is_empty()).then(|| command.to_string()),
+    }))
+}
+
+/// What dpkg said about a maintainer script that failed:
+/// `dpkg: error processing package P (--configure):` then
+/// ` installed P package post-installation script subprocess returned error exit status 1`.
+fn script_failure(text: &str) -> Option<Failure> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|line| line.contains(" script subprocess "))?;
+    let line = lines[at].trim();
+    let script = [
+        ("pre-installation", "preinst"),
+        ("post-installation", "postinst"),
+        ("pre-removal", "prerm"),
+        ("post-removal", "postrm"),
+    ]
+    .iter()
+    .find(|(words, _)| line.contains(words))
+    .map(|(_, script)| *script)?;
+    let package = lines[..at]
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("dpkg: error processing package "))
+        .or_else(|| line.split(" package ").next()?.split_whitespace().last())
+        .and_then(|rest| rest.split_whitespace().next())?
+        .to_string();
+    let end = match line.split_once("returned error exit status ") {
+        Some((_, status)) => ScriptEnd::Status(status.trim().parse().ok()?),
+        None => ScriptEnd::Signal(line.split_once("killed by signal ")?.1.trim_matches(['(', ')', ' ']).to_string()),
+    };
+    // The script's own last line comes just before dpkg's report, unless
+    // that is apt's or dpkg's progress.
+    let report = lines[..at].iter().rposition(|l| l.starts_with("dpkg: error processing package")).unwrap_or(at);
+    let progress = ["Setting up ", "Unpacking ", "Preparing to ", "Selecting ", "(Reading ", "Processing "];
+    let said = report
+        .checked_sub(1)
+        .map(|before| lines[before].trim())
+        .filter(|l| !l.is_empty() && !progress.iter().any(|p| l.starts_with(p)) && !l.starts_with("dpkg: "))
+        .map(|l| l.chars().take(200).collect());
+    Some(Failure::Script { package, script, end, said })
 }
 
 /// Reads the failure of `apt-get install`.
-pub fn install_failure(text: &str, requested: &[String]) -> Failure {
+pub(crate) fn install_failure(text: &str, requested: &[String]) -> Failure {
+    if let Some(locked) = lock_failure(text) {
+        return locked;
+    }
+    if let Some(failure) = script_failure(text) {
+        return failure;
+    }
     if let Some(package) = after(text, "E: Unable to locate package ") {
         return Failure::UnknownPackage(package.to_string());
     }
@@ -120,13 +206,14 @@ pub fn install_failure(text: &str, requested: &[String]) -> Failure {
         return Failure::Unsatisfiable { requested: requested.to_vec(), detail };
     }
     if text.contains("Sub-process /usr/bin/dpkg returned an error code") {
-        let script =
-            text.lines().find(|line| line.contains("subprocess installed") || line.contains("script returned error"));
-        let package = text
-            .lines()
-            .find_map(|line| line.strip_prefix("dpkg: error processing package "))
-            .map(|rest| rest.split_whitespace().next().unwrap_or(rest).to_string());
-        let detail = script.map(str::trim).unwrap_or("dpkg returned an error").to_string();
+        // dpkg's reason is the indented line after its "error processing".
+        let mut lines = text.lines().skip_while(|line| !line.starts_with("dpkg: error processing package "));
+        let package = lines
+            .next()
+            .and_then(|line| line.strip_prefix("dpkg: error processing package "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string);
+        let detail = lines.next().map(str::trim).unwrap_or("dpkg returned an error").to_string();
         return Failure::Dpkg { package, detail };
     }
     if text.lines().any(|line| line.starts_with("E: Failed to fetch")) && is_transient(text) {
@@ -139,7 +226,7 @@ pub fn install_failure(text: &str, requested: &[String]) -> Failure {
 /// Adds the versions apt knows to a "has no version" failure.
 pub fn with_available_versions(failure: Failure) -> Failure {
     let Failure::NoVersion { package, version, available: None } = failure else { return failure };
-    let output = Command::new("apt-cache").args(["madison", &package]).env("LC_ALL", "C.UTF-8").output();
+    let output = in_english(Command::new("apt-cache").args(["madison", &package])).output();
     let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     Failure::NoVersion { package, version, available: Some(available_versions(&text)) }
 }
@@ -173,15 +260,6 @@ fn reason(text: &str) -> String {
         line.to_string()
     } else {
         after_url.join(" ")
-    }
-}
-
-/// `http://deb.debian.org/debian/dists/bookworm/InRelease` -> the source's
-/// base URL, as a user wrote it in sources.list.
-fn source_of(url: &str) -> String {
-    match url.find("/dists/") {
-        Some(at) => url[..at].to_string(),
-        None => url.rsplit_once('/').map_or(url, |(base, _)| base).to_string(),
     }
 }
 
@@ -248,16 +326,55 @@ mod tests {
     #[test]
     fn a_failing_source_during_update_is_named() {
         let text = "Err:1 http://127.0.0.1:9 ./ InRelease\n  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: Failed to fetch http://127.0.0.1:9/./InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: Some index files failed to download.\n";
-        let failure = update_failure(text);
-        assert!(failure.to_string().contains("http://127.0.0.1:9/."), "{failure:?}");
+        let configured = [Source { uri: "http://127.0.0.1:9".into(), suite: "./".into(), components: vec![] }];
+        let failure = update_failure(text, &configured);
+        assert!(failure.to_string().starts_with("apt-get update failed for http://127.0.0.1:9/ ./: Could not connect"));
         assert!(failure.is_transient());
+    }
+
+    #[test]
+    fn a_suite_without_a_release_file_is_named_whole_with_its_reason() {
+        let text = "Ign:1 http://127.0.0.1:8080/debian no-such-suite InRelease\nErr:2 http://127.0.0.1:8080/debian no-such-suite Release\n  404  Not Found [IP: 127.0.0.1 8080]\nReading package lists...\nE: The repository 'http://127.0.0.1:8080/debian no-such-suite Release' does not have a Release file.\n";
+        let configured = [Source {
+            uri: "http://127.0.0.1:8080/debian".into(),
+            suite: "no-such-suite".into(),
+            components: vec!["main".into()],
+        }];
+        let failure = update_failure(text, &configured);
+        assert_eq!(
+            failure.to_string(),
+            "apt-get update failed for http://127.0.0.1:8080/debian/ no-such-suite main: 404  Not Found"
+        );
+        assert!(!failure.is_transient());
+    }
+
+    #[test]
+    fn a_lock_taken_meanwhile_names_its_holder() {
+        let text = "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 42 (apt-get)\nE: Unable to lock directory /var/lib/apt/lists/\n";
+        let failure = update_failure(text, &[]);
+        assert_eq!(failure.to_string(), "/var/lib/apt/lists/lock is held by PID 42 (apt-get)");
+    }
+
+    #[test]
+    fn a_failing_script_names_the_script_its_status_and_its_last_words() {
+        let text = "Setting up venvkit-fails (1.0) ...\nfailing on purpose\ndpkg: error processing package venvkit-fails (--configure):\n installed venvkit-fails package post-installation script subprocess returned error exit status 3\nErrors were encountered while processing:\n venvkit-fails\nE: Sub-process /usr/bin/dpkg returned an error code (1)\n";
+        let failure = install_failure(text, &[]);
+        assert_eq!(
+            failure.to_string(),
+            "venvkit-fails: its postinst (post-installation script) exited with status 3; its last words: failing on purpose"
+        );
+        let killed = "dpkg: error processing archive /var/cache/apt/archives/x_1.0_all.deb (--unpack):\n new x package pre-installation script subprocess was killed by signal (Killed)\n";
+        assert_eq!(
+            install_failure(killed, &[]).to_string(),
+            "x: its preinst (pre-installation script) was killed by a signal (Killed)"
+        );
     }
 
     #[test]
     fn a_failing_maintainer_script_is_permanent_and_names_the_package() {
         let text = "Setting up venvkit-fails (1.0) ...\ndpkg: error processing package venvkit-fails (--configure):\n installed venvkit-fails package post-installation script subprocess returned error exit status 1\nE: Sub-process /usr/bin/dpkg returned an error code (1)\n";
         let failure = install_failure(text, &[]);
-        assert!(failure.to_string().starts_with("venvkit-fails failed:"), "{failure:?}");
+        assert!(failure.to_string().starts_with("venvkit-fails: its postinst"), "{failure:?}");
         assert!(!failure.is_transient());
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::lock::Held;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// apt knows no such package.
@@ -15,18 +17,33 @@ pub enum Failure {
     NoCandidate { package: String, providers: Vec<String> },
     /// Dependencies that cannot be satisfied (apt's first reason).
     Unsatisfiable { requested: Vec<String>, detail: String },
-    /// dpkg failed on a package (a maintainer script, a file conflict).
+    /// A maintainer script failed: which package, which script (`postinst`),
+    /// how it ended, and its last line of output, if any.
+    Script { package: String, script: &'static str, end: ScriptEnd, said: Option<String> },
+    /// dpkg failed on a package otherwise (a file conflict): what it said.
     Dpkg { package: Option<String>, detail: String },
+    /// A lock apt needs is held by another process (apt met it, or the
+    /// wait for it ran out).
+    Locked(Held),
     /// A download failed for a reason another attempt may not meet.
     Download { reason: String },
-    /// `apt-get update` failed for these sources.
-    Update { sources: Vec<String>, reason: String, transient: bool },
+    /// `apt-get update` failed for these sources (each as sources.list
+    /// names it), with apt's reason for each.
+    Update { failed: Vec<(String, String)>, transient: bool },
     /// Anything else apt said, its first error line.
     Apt { message: String, transient: bool },
     /// apt-get could not be started.
     CannotRun(String),
     /// A transient failure that lasted through every attempt.
     GaveUp { last: Box<Failure>, attempts: u32 },
+}
+
+/// How a maintainer script ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptEnd {
+    Status(i32),
+    /// Killed by a signal (dpkg names it).
+    Signal(String),
 }
 
 impl Failure {
@@ -61,12 +78,35 @@ impl fmt::Display for Failure {
             Failure::Unsatisfiable { requested, detail } => {
                 write!(f, "cannot install {}: {detail}", requested.join(" "))
             }
+            Failure::Script { package, script, end, said } => {
+                let what = match *script {
+                    "preinst" => "pre-installation script",
+                    "postinst" => "post-installation script",
+                    "prerm" => "pre-removal script",
+                    "postrm" => "post-removal script",
+                    other => other,
+                };
+                match end {
+                    ScriptEnd::Status(status) => {
+                        write!(f, "{package}: its {script} ({what}) exited with status {status}")?
+                    }
+                    ScriptEnd::Signal(signal) => {
+                        write!(f, "{package}: its {script} ({what}) was killed by a signal ({signal})")?
+                    }
+                }
+                match said {
+                    Some(said) => write!(f, "; its last words: {said}"),
+                    None => Ok(()),
+                }
+            }
+            Failure::Locked(held) => held.fmt(f),
             Failure::Dpkg { package, detail } => {
                 write!(f, "{} failed: {detail}", package.as_deref().unwrap_or("installation"))
             }
             Failure::Download { reason } => write!(f, "download failed: {reason}"),
-            Failure::Update { sources, reason, .. } => {
-                write!(f, "apt-get update failed for {}: {reason}", sources.join(", "))
+            Failure::Update { failed, .. } => {
+                let each: Vec<String> = failed.iter().map(|(source, reason)| format!("{source}: {reason}")).collect();
+                write!(f, "apt-get update failed for {}", each.join("; "))
             }
             Failure::Apt { message, .. } => f.write_str(message),
             Failure::CannotRun(why) => write!(f, "cannot run apt-get: {why}"),

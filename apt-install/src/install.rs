@@ -4,7 +4,7 @@
 //! whose kind decides the exit code.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use venvkit_common::diag::Diag;
 use venvkit_common::root::Root;
@@ -12,9 +12,10 @@ use venvkit_common::root::Root;
 use crate::apt;
 use crate::clean::{self, Keep};
 use crate::failure::Failure;
-use crate::lock;
+use crate::lock::{self, Held};
 use crate::request::{self, Request};
 use crate::retry::RetryPolicy;
+use crate::sources;
 use crate::state::Snapshot;
 
 /// What to install and how.
@@ -44,8 +45,8 @@ pub enum Error {
     AlreadyBroken(String),
     /// The database could not be read.
     Database(String),
-    /// dpkg's lock was still held when the timeout ran out.
-    LockHeld { pid: i32, waited: Duration },
+    /// A lock of apt's or dpkg's was still held when the timeout ran out.
+    LockHeld { held: Held, waited: Duration },
     /// apt could not do it.
     Failed(Failure),
 }
@@ -58,9 +59,7 @@ impl std::fmt::Display for Error {
             Error::AlreadyBroken(problem) => {
                 write!(f, "the system is already broken ({problem}); run with --fix-broken to repair it first")
             }
-            Error::LockHeld { pid, waited } => {
-                write!(f, "dpkg's lock is still held by PID {pid} after {}s", waited.as_secs_f64())
-            }
+            Error::LockHeld { held, waited } => write!(f, "{held}, still after {}s", waited.as_secs_f64()),
             Error::Failed(failure) => failure.fmt(f),
         }
     }
@@ -81,16 +80,20 @@ pub fn run(options: &Options, diag: Diag) -> Result<(), Error> {
             return Err(Error::AlreadyBroken(problem));
         }
     }
-    lock::wait(options.lock_timeout, diag).map_err(|pid| Error::LockHeld { pid, waited: options.lock_timeout })?;
+    let lock_held = |held| Error::LockHeld { held, waited: options.lock_timeout };
+    lock::wait_until(Instant::now() + options.lock_timeout, diag).map_err(lock_held)?;
     let root = Root::new("/");
     let keep = Keep::decide(options.keep_cache);
     let before = Snapshot::read(&root).map_err(Error::Database)?;
     let outcome = update_and_install(options, &request, diag);
     if outcome.is_err() {
-        undo_unfinished(&root, &before, diag);
+        undo_unfinished(&root, &before, options, diag);
     }
     clean::clean(Path::new("/"), keep, diag);
-    let attempts = outcome.map_err(Error::Failed)?;
+    let attempts = outcome.map_err(|failure| match failure {
+        Failure::Locked(held) => lock_held(held),
+        failure => Error::Failed(failure),
+    })?;
     if !options.dry_run {
         let after = Snapshot::read(&root).map_err(Error::Database)?;
         diag.info(summary(&before, &after, attempts));
@@ -105,15 +108,28 @@ fn update_and_install(options: &Options, request: &Request, diag: Diag) -> Resul
     if !options.allow_update_errors {
         update.push("--error-on=any".into());
     }
+    let configured = sources::read(Path::new("/etc/apt"));
     let sleep = &mut std::thread::sleep;
-    options.retry.run("apt-get update", diag, sleep, || {
-        let output = apt::apt_get(&update, options.lock_timeout, diag)?;
-        if output.success {
-            Ok(())
-        } else {
-            Err(apt::update_failure(&output.text))
-        }
-    })?;
+    let updated = options.retry.run("apt-get update", diag, sleep, || {
+        apt_step(&update, options, diag, |text| apt::update_failure(text, &configured))
+    });
+    // Allowed, a source that failed is a warning naming it, and the install
+    // goes on with the others' lists.
+    let ignored = match updated {
+        Ok((text, _)) if options.allow_update_errors => apt::failed_sources(&text, &configured),
+        Ok(_) => Vec::new(),
+        Err(failure) => match (failure, options.allow_update_errors) {
+            (Failure::Update { failed, .. }, true) => failed,
+            (Failure::GaveUp { last, .. }, true) if matches!(*last, Failure::Update { .. }) => {
+                let Failure::Update { failed, .. } = *last else { unreachable!() };
+                failed
+            }
+            (failure, _) => return Err(failure),
+        },
+    };
+    for (source, reason) in ignored {
+        diag.info(format_args!("warning: {source}: {reason} (ignored: --allow-update-errors)"));
+    }
     let mut install = vec!["install".to_string()];
     install.push(if options.install_recommends { "--install-recommends" } else { "--no-install-recommends" }.into());
     if options.fix_broken {
@@ -125,11 +141,9 @@ fn update_and_install(options: &Options, request: &Request, diag: Diag) -> Resul
     install.push("--".into());
     install.extend(request.items.iter().cloned());
     let (plan, attempts) = options.retry.run("apt-get install", diag, sleep, || {
-        let output = apt::apt_get(&install, options.lock_timeout, diag)?;
-        if !output.success {
-            return Err(apt::with_available_versions(apt::install_failure(&output.text, &request.items)));
-        }
-        Ok(output.text)
+        apt_step(&install, options, diag, |text| {
+            apt::with_available_versions(apt::install_failure(text, &request.items))
+        })
     })?;
     if options.dry_run {
         let plan: String = plan
@@ -142,9 +156,33 @@ fn update_and_install(options: &Options, request: &Request, diag: Diag) -> Resul
     Ok(attempts)
 }
 
+/// One apt-get run; when it meets a lock another process took after the
+/// wait (a race, or a build sharing the cache mount), the locks are waited
+/// for again and it runs again. Returns what apt printed.
+fn apt_step(
+    arguments: &[String],
+    options: &Options,
+    diag: Diag,
+    read_failure: impl Fn(&str) -> Failure,
+) -> Result<String, Failure> {
+    loop {
+        let output = apt::apt_get(arguments, options.lock_timeout, diag)?;
+        if output.success {
+            return Ok(output.text);
+        }
+        match read_failure(&output.text) {
+            Failure::Locked(held) => {
+                diag.verbose(format_args!("apt-get met a lock: {held}"));
+                lock::wait_until(Instant::now() + options.lock_timeout, diag).map_err(Failure::Locked)?;
+            }
+            failure => return Err(failure),
+        }
+    }
+}
+
 /// `dpkg --audit`'s first complaint, if the system is already broken.
 fn audit() -> Option<String> {
-    let output = std::process::Command::new("dpkg").arg("--audit").output().ok()?;
+    let output = apt::in_english(std::process::Command::new("dpkg").arg("--audit")).output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     let first = text.lines().find(|line| !line.trim().is_empty())?;
     let packages: Vec<&str> =
@@ -152,24 +190,39 @@ fn audit() -> Option<String> {
     Some(if packages.is_empty() { first.to_string() } else { format!("not fully installed: {}", packages.join(", ")) })
 }
 
-/// Purges the packages this run added that dpkg did not finish, so that a
-/// failure leaves no half-installed package behind.
-fn undo_unfinished(root: &Root, before: &Snapshot, diag: Diag) {
+/// Leaves no package half-installed: those this run added and dpkg did not
+/// finish are purged; one it was upgrading goes back to the version it had
+/// when the archive still has it, else what is left and how to recover is
+/// said.
+fn undo_unfinished(root: &Root, before: &Snapshot, options: &Options, diag: Diag) {
     let Ok(now) = Snapshot::read(root) else { return };
     let unfinished: Vec<String> = now.unfinished_since(before).into_iter().map(|id| now.name(id)).collect();
-    if unfinished.is_empty() {
-        return;
+    if !unfinished.is_empty() {
+        diag.info(format_args!("purging what this run left half-installed: {}", unfinished.join(" ")));
+        let status = apt::in_english(&mut std::process::Command::new("dpkg"))
+            .args(["--purge", "--force-remove-reinstreq", "--force-depends"])
+            .args(&unfinished)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            diag.error(format_args!("could not purge {}: see dpkg --audit", unfinished.join(" ")));
+        }
     }
-    diag.info(format_args!("purging what this run left half-installed: {}", unfinished.join(" ")));
-    let status = std::process::Command::new("dpkg")
-        .args(["--purge", "--force-remove-reinstreq", "--force-depends"])
-        .args(&unfinished)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        diag.error(format_args!("could not purge {}: see dpkg --audit", unfinished.join(" ")));
+    for (package, old) in now.unfinished_upgrades_since(before) {
+        let (name, new) = (now.name(package), now.version(package).unwrap_or("?"));
+        let downgrade =
+            ["install".into(), "--allow-downgrades".into(), "--no-install-recommends".into(), format!("{name}={old}")];
+        let restored = apt::apt_get(&downgrade, options.lock_timeout, diag).is_ok_and(|output| output.success);
+        if restored {
+            diag.info(format_args!("{name} {new} failed to install: {name} {old} is installed again"));
+        } else {
+            diag.error(format_args!(
+                "{name} {new} is left unpacked but not configured and {old} is not available to go back to: \
+                 fix the cause, then run dpkg --configure -a"
+            ));
+        }
     }
 }
 

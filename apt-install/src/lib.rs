@@ -2,7 +2,8 @@
 //! apt lists, caches or logs of its own behind.
 //!
 //! [`install`] runs the job: [`request`] checks what to install, [`lock`]
-//! waits for dpkg, [`apt`] runs apt-get and reads its [`failure`]s,
+//! waits for apt's and dpkg's locks, [`apt`] runs apt-get and reads its
+//! [`failure`]s (naming failed sources as `sources` has them),
 //! [`retry`] decides what gets another attempt, [`state`] compares dpkg's
 //! database before and after, [`clean`] removes what the layer should not keep.
 
@@ -10,7 +11,8 @@ pub(crate) mod apt;
 pub(crate) mod clean;
 pub mod failure;
 pub mod install;
-pub(crate) mod lock;
+pub mod lock;
 pub(crate) mod request;
 pub mod retry;
+pub(crate) mod sources;
 pub(crate) mod state;

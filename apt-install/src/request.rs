@@ -67,36 +67,55 @@ fn item(token: &str) -> Result<String, String> {
     Ok(token.to_string())
 }
 
-/// Debian package names are lowercase letters, digits and `+-.`, starting
-/// with a letter or digit; apt adds `:arch`, `=version`, `/release` and the
-/// glob characters `*?[]`.
+/// What `apt-get install` accepts (apt-get(8), apt-patterns(7)):
+/// `name[:arch][=version | /release]`, then an optional `+` (install) or
+/// `-` (remove) action; fnmatch globs (`*?[]`) in the name and version; and
+/// search patterns starting with `?` or `~`, which apt checks itself. Debian
+/// names (policy 5.6.1) are lowercase letters, digits and `+-.`, starting
+/// with a letter or digit; versions (policy 5.6.12) add an epoch's `:` and
+/// `~`; architectures and releases are lowercase words with `-`, `.`, `+`.
 fn check_package(token: &str) -> Result<(), String> {
-    let (name, rest) = match token.find([':', '=', '/']) {
-        Some(at) => (&token[..at], &token[at..]),
-        None => (token, ""),
+    if token.starts_with(['?', '~']) {
+        return Ok(());
+    }
+    let globs = "*?[]";
+    let spec = token.strip_suffix(['+', '-']).filter(|spec| !spec.is_empty() && !spec.ends_with(['+', '-']));
+    // `foo-` is a removal only where apt has no package `foo-`: keep both.
+    let spec = spec.unwrap_or(token);
+    let (name_arch, selector) = match spec.find(['=', '/']) {
+        Some(at) => (&spec[..at], Some(&spec[at..])),
+        None => (spec, None),
+    };
+    let (name, arch) = match name_arch.split_once(':') {
+        Some((name, arch)) => (name, Some(arch)),
+        None => (name_arch, None),
     };
     if name.is_empty() {
         return Err("no package name".into());
     }
-    let first = name.chars().next().unwrap_or('-');
-    if !(first.is_ascii_lowercase() || first.is_ascii_digit() || "*?[".contains(first)) {
+    if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || globs.contains(c)) {
         return Err("a package name starts with a lowercase letter or a digit".into());
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.*?[]".contains(*c)))
+    if let Some(bad) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c) || globs.contains(c)))
     {
         return Err(format!("'{bad}' is not allowed in a package name"));
     }
-    let suffix_ok = match rest.chars().next() {
-        None => true,
-        Some(':') => rest.len() > 1 && rest[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
-        Some('=') => rest.len() > 1 && rest[1..].chars().all(|c| c.is_ascii_alphanumeric() || ".+~:-*".contains(c)),
-        Some('/') => rest.len() > 1 && rest[1..].chars().all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c)),
-        Some(_) => false,
+    let word = |text: &str, extra: &str| {
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
     };
-    if !suffix_ok {
-        return Err(format!("'{rest}' is not an architecture, version or release"));
+    if let Some(arch) = arch {
+        if !word(arch, "-") {
+            return Err(format!("':{arch}' is not an architecture"));
+        }
     }
-    Ok(())
+    match selector {
+        None => Ok(()),
+        Some(version) if version.starts_with('=') && word(&version[1..], ".+~:-*?[]") => Ok(()),
+        Some(release) if release.starts_with('/') && word(&release[1..], ".+-_") => Ok(()),
+        Some(other) => Err(format!("'{other}' is not a version (=1.2-3) or a release (/bookworm-backports)")),
+    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,22 @@ impl Snapshot {
             .collect()
     }
 
+    /// Packages installed before this run that dpkg did not finish
+    /// upgrading, each with the version installed before.
+    pub fn unfinished_upgrades_since<'a>(&'a self, before: &'a Snapshot) -> Vec<(&'a PackageId, &'a str)> {
+        self.packages
+            .values()
+            .filter(|p| p.state.is_unfinished())
+            .filter_map(|p| before.packages.get(&p.id).filter(|old| old.state == State::Installed))
+            .map(|old| (&old.id, old.version.as_str()))
+            .collect()
+    }
+
+    /// The version of `package` dpkg has now, if any.
+    pub fn version(&self, package: &PackageId) -> Option<&str> {
+        self.packages.get(package).map(|p| p.version.as_str())
+    }
+
     /// Bytes the installed packages take, by their Installed-Size.
     pub fn bytes(&self) -> u64 {
         self.packages.values().filter(|p| p.state == State::Installed).map(|p| p.installed_size_kib * 1024).sum()

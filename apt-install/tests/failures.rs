@@ -141,12 +141,14 @@ fn a_held_dpkg_lock_is_waited_for_then_124_naming_the_holder_needs_root() {
     let scratch = Scratch::new("lock");
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("lock", &server);
-    // The holder runs inside the layer: perl (in every Debian) takes the
-    // same fcntl(2) lock dpkg and apt take; flock(1) would be another kind.
-    let holder = "perl -e 'use Fcntl; open(my $f, \">>\", \"/var/lib/dpkg/lock-frontend\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die \"lock: $!\"; print \"$$\\n\"; sleep 10'";
-    let run = format!("{holder} > /tmp/holder & sleep 0.5; apt-install --lock-timeout 1s venvkit-hello; echo \"exit=$? holder=$(cat /tmp/holder)\"");
+    // The holder runs inside the layer and takes the same fcntl(2) lock dpkg takes.
+    let run = format!(
+        "{} > /tmp/holder & sleep 0.5; apt-install --lock-timeout 1s venvkit-hello; echo \"exit=$? holder=$(cat /tmp/holder)\"",
+        lock_holder("/var/lib/dpkg/lock-frontend", 10)
+    );
     let (_, stdout, stderr) = layer.run(&run).into_parts();
     let holder_pid = stdout.trim().rsplit("holder=").next().unwrap_or_default().to_string();
+    assert!(holder_pid.parse::<u32>().is_ok(), "no holder PID: {stdout}");
     assert!(stdout.contains("exit=124"), "{stdout} {stderr}");
     assert!(stderr.contains(&format!("held by PID {holder_pid}")), "{stderr} (holder {holder_pid})");
 }
@@ -161,7 +163,7 @@ fn a_lock_released_in_time_is_waited_for_and_the_install_goes_on_needs_root() {
     let run = format!("{holder} & sleep 0.5; apt-install --lock-timeout 20s venvkit-hello");
     let (code, _, stderr) = layer.run(&run).into_parts();
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("waiting for the dpkg lock held by PID"), "{stderr}");
+    assert!(stderr.contains("waiting: /var/lib/dpkg/lock-frontend is held by PID"), "{stderr}");
 }
 
 #[test]
@@ -193,6 +195,12 @@ fn a_failing_maintainer_script_leaves_nothing_half_installed_needs_root() {
     let server = hello_repo(&scratch, 0);
     let layer = layer_with("postinst", &server);
     let (code, _, stderr) = layer.run("apt-install venvkit-fails").into_parts();
+    assert!(
+        stderr.lines().last().unwrap().ends_with(
+            "venvkit-fails: its postinst (post-installation script) exited with status 1; its last words: failing on purpose"
+        ),
+        "{stderr}"
+    );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.lines().last().unwrap().contains("venvkit-fails"), "{stderr}");
     let (_, audit, _) = layer.run("dpkg --audit").into_parts();
@@ -281,4 +289,121 @@ fn local_deb_files_install_and_a_missing_one_is_a_usage_error_needs_root() {
     let (code, _, stderr) = layer.run("cd / && apt-install missing_1.0_all.deb").into_parts();
     assert_eq!(code, 2);
     assert!(stderr.contains("./missing_1.0_all.deb"), "{stderr}");
+}
+
+/// perl (in every Debian) taking the fcntl(2) lock apt and dpkg take on
+/// `path` (flock(1) would be another kind), printing its PID, then holding
+/// the lock for `seconds`.
+fn lock_holder(path: &str, seconds: u32) -> String {
+    format!(
+        "perl -e 'use Fcntl; open(my $f, \">>\", \"{path}\") or die; my $l = pack(\"s s l l i\", F_WRLCK, 0, 0, 0, 0); \
+         fcntl($f, F_SETLK, $l) or die \"lock: $!\"; $| = 1; print \"$$\\n\"; sleep {seconds}'"
+    )
+}
+
+#[test]
+fn every_lock_apt_and_dpkg_take_is_waited_for_then_124_naming_its_holder_needs_root() {
+    require_root();
+    let scratch = Scratch::new("every-lock");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("every-lock", &server);
+    for path in
+        ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/lib/apt/lists/lock", "/var/cache/apt/archives/lock"]
+    {
+        let script = format!(
+            "{} > /tmp/holder & sleep 0.5; apt-install --lock-timeout 1s venvkit-hello; echo \"exit=$? holder=$(cat /tmp/holder)\"",
+            lock_holder(path, 10)
+        );
+        let (_, stdout, stderr) = layer.run(&script).into_parts();
+        let holder = stdout.trim().rsplit("holder=").next().unwrap_or_default();
+        assert!(holder.parse::<u32>().is_ok(), "{path}: no holder PID: {stdout}");
+        assert!(stdout.contains("exit=124"), "{path}: {stdout} {stderr}");
+        let line = stderr.lines().last().unwrap_or_default();
+        assert!(line.contains(&format!("{path} is held by PID {holder} (perl)")), "{path}: {stderr}");
+        layer.run("pkill -x perl; true");
+    }
+}
+
+#[test]
+fn a_lists_lock_released_in_time_is_waited_for_and_the_install_goes_on_needs_root() {
+    require_root();
+    let scratch = Scratch::new("lists-lock");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("lists-lock", &server);
+    let script = format!(
+        "{} & sleep 0.5; apt-install --lock-timeout 20s venvkit-hello",
+        lock_holder("/var/lib/apt/lists/lock", 2)
+    );
+    let (code, _, stderr) = layer.run(&script).into_parts();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("waiting: /var/lib/apt/lists/lock is held by PID"), "{stderr}");
+}
+
+#[test]
+fn a_suite_without_a_release_file_is_named_whole_and_allowed_on_request_needs_root() {
+    require_root();
+    let scratch = Scratch::new("no-suite");
+    let server = hello_repo(&scratch, 0);
+    let layer = Layer::new("no-suite");
+    let missing = format!("http://127.0.0.1:{}/debian/ no-such-suite main", server.port);
+    layer.sources(&format!("{}deb [trusted=yes] {missing}\n", server.source()));
+    let (code, _, stderr) = layer.run("apt-install --retries 1 venvkit-hello").into_parts();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.lines().last().unwrap().contains(&format!("{missing}: 404")), "{stderr}");
+    let (code, _, stderr) = layer.run("apt-install --retries 1 --allow-update-errors venvkit-hello").into_parts();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("warning: {missing}: 404")), "{stderr}");
+    let (_, status, _) = layer.run("dpkg-query -W -f '${db:Status-Abbrev}' venvkit-hello").into_parts();
+    assert_eq!(status, "ii ");
+}
+
+#[test]
+fn every_specification_form_apt_takes_is_taken_needs_root() {
+    require_root();
+    let scratch = Scratch::new("specs");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("specs", &server);
+    let specs =
+        "\"zlib1g:$(dpkg --print-architecture)=$(dpkg-query -W -f '${Version}' zlib1g)\" venvkit-hello:all=1.0 \
+                 'venvkit-provider-?' venvkit-provider-a+ '?name(^venvkit-provider-b$)' zlib1g/now";
+    let (code, stdout, stderr) = layer.run(&format!("apt-install --dry-run {specs}")).into_parts();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Inst venvkit-hello (1.0"), "{stdout}");
+}
+
+#[test]
+fn a_failed_upgrade_puts_the_old_version_back_needs_root() {
+    require_root();
+    let scratch = Scratch::new("upgrade");
+    let failing = Some("#!/bin/sh\necho the new version refuses >&2\nexit 3\n");
+    let repo = repository(
+        &scratch,
+        &[Deb::new("venvkit-up", "1.0"), Deb { postinst: failing, ..Deb::new("venvkit-up", "1.1") }],
+    );
+    let server = Server::start(repo, 0);
+    let layer = layer_with("upgrade", &server);
+    let (code, _, stderr) = layer.run("apt-install venvkit-up=1.0").into_parts();
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = layer.run("apt-install venvkit-up").into_parts();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("venvkit-up 1.1 failed to install: venvkit-up 1.0 is installed again"), "{stderr}");
+    assert!(
+        stderr.lines().last().unwrap().contains("its postinst (post-installation script) exited with status 3"),
+        "{stderr}"
+    );
+    let (_, status, _) = layer.run("dpkg-query -W -f '${db:Status-Abbrev}${Version}' venvkit-up").into_parts();
+    assert_eq!(status, "ii 1.0");
+    let (_, audit, _) = layer.run("dpkg --audit").into_parts();
+    assert_eq!(audit, "", "dpkg --audit after the failed upgrade");
+}
+
+#[test]
+fn apts_messages_are_read_in_english_whatever_the_images_locale_needs_root() {
+    require_root();
+    let scratch = Scratch::new("locale");
+    let server = hello_repo(&scratch, 0);
+    let layer = layer_with("locale", &server);
+    let (code, _, stderr) = layer.run("LC_ALL=C.UTF-8 LANGUAGE=de apt-install venvkit-nope").into_parts();
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.lines().last().unwrap(), "apt-install: unknown package venvkit-nope", "{stderr}");
 }

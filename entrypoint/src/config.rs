@@ -1,7 +1,6 @@
 //! Configuration, from the environment only: entrypoint takes no options, so
 //! that any CMD passes through untouched.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use venvkit_common::duration;
@@ -17,7 +16,7 @@ pub struct Config {
     /// Forward signals to the child's process group, not the child alone.
     pub signal_group: bool,
     /// Exit codes reported as 0.
-    pub remap_exit: BTreeSet<i32>,
+    pub remap_exit: ExitCodes,
     /// Supervise (fork, reap) even when not PID 1.
     pub subreaper: bool,
     pub verbose: bool,
@@ -29,7 +28,7 @@ impl Default for Config {
             grace: Duration::from_secs(5),
             kill_after: None,
             signal_group: false,
-            remap_exit: BTreeSet::new(),
+            remap_exit: ExitCodes::default(),
             subreaper: false,
             verbose: false,
         }
@@ -90,16 +89,30 @@ fn parse_flag(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_exit_codes(value: &str) -> Result<BTreeSet<i32>, String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|code| !code.is_empty())
-        .map(|code| match code.parse::<u8>() {
-            Ok(code) => Ok(i32::from(code)),
-            Err(_) => Err(format!("invalid exit code '{code}' (expected numbers 0-255, comma separated)")),
-        })
-        .collect()
+/// A set of exit codes, 0-255: a bit each (a BTreeSet's sorting costs
+/// entrypoint kilobytes of its size budget).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExitCodes([u64; 4]);
+
+impl ExitCodes {
+    pub fn contains(&self, code: i32) -> bool {
+        u8::try_from(code).is_ok_and(|code| self.0[usize::from(code / 64)] & 1 << (code % 64) != 0)
+    }
+
+    fn insert(&mut self, code: u8) {
+        self.0[usize::from(code / 64)] |= 1 << (code % 64);
+    }
+}
+
+fn parse_exit_codes(value: &str) -> Result<ExitCodes, String> {
+    let mut codes = ExitCodes::default();
+    for code in value.split(',').map(str::trim).filter(|code| !code.is_empty()) {
+        let code = code
+            .parse::<u8>()
+            .map_err(|_| format!("invalid exit code '{code}' (expected numbers 0-255, comma separated)"))?;
+        codes.insert(code);
+    }
+    Ok(codes)
 }
 
 #[cfg(test)]
@@ -132,7 +145,8 @@ mod tests {
         assert_eq!(read.grace, Duration::from_millis(500));
         assert_eq!(read.kill_after, Some(Duration::from_secs(2)));
         assert!(read.signal_group && read.subreaper && read.verbose);
-        assert_eq!(read.remap_exit, BTreeSet::from([130, 143]));
+        assert!(read.remap_exit.contains(130) && read.remap_exit.contains(143));
+        assert!(!read.remap_exit.contains(0) && !read.remap_exit.contains(144) && !read.remap_exit.contains(256));
     }
 
     #[test]

@@ -14,6 +14,12 @@ const KERNEL_SIGSET_SIZE: usize = 8;
 impl SignalSet {
     pub const EMPTY: SignalSet = SignalSet(0);
 
+    /// The set whose bit `n - 1` is signal `n`, as /proc's masks and the
+    /// kernel write it.
+    pub fn from_bits(bits: u64) -> SignalSet {
+        SignalSet(bits)
+    }
+
     pub fn with(self, signal: i32) -> SignalSet {
         SignalSet(self.0 | 1 << (signal - 1))
     }

@@ -47,6 +47,9 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> Result<i32, St
     signals::ignore(libc::SIGTTOU);
 
     let owns_terminal = in_terminal_foreground();
+    if as_init {
+        lead_own_process_group(owns_terminal);
+    }
     // SAFETY: entrypoint is single-threaded here; the child only sets up its
     // process group and signal state, then execs or exits.
     let child = match unsafe { nix::unistd::fork() } {
@@ -57,12 +60,28 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> Result<i32, St
     // Also done in the child: whichever runs first, signals to the group work.
     let _ = nix::unistd::setpgid(child, child);
     diag.verbose(format_args!("started {} as PID {child}", launch.argv[0].to_string_lossy()));
-    let code = Supervisor::new(child, config, diag, as_init, handled).run();
+    close_inherited_descriptors();
+    let code = Supervisor::new(child, config, diag, as_init, owns_terminal, handled).run();
     if owns_terminal {
         // Hand the terminal back to our own group, which had it before.
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
     }
     Ok(code)
+}
+
+/// A container runtime starts PID 1 as the leader of its own process group.
+/// Started by `unshare --fork` or `nsenter`, PID 1 is in its parent's group,
+/// which lies outside the namespace (getpgrp() is 0 there): it could not
+/// take the terminal back while the command is stopped. So PID 1 leads a
+/// group of its own, with the terminal if it had it (SIGTTOU is ignored).
+fn lead_own_process_group(owns_terminal: bool) {
+    let me = nix::unistd::getpid();
+    if nix::unistd::getpgrp() == me || nix::unistd::setpgid(me, me).is_err() {
+        return;
+    }
+    if owns_terminal {
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), me);
+    }
 }
 
 /// Whether stdin is a terminal whose foreground group is ours: only then is
@@ -71,6 +90,43 @@ pub fn supervise(launch: &Launch, config: &Config, diag: Diag) -> Result<i32, St
 fn in_terminal_foreground() -> bool {
     nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
         && nix::unistd::tcgetpgrp(std::io::stdin()).is_ok_and(|group| group == nix::unistd::getpgrp())
+}
+
+/// What the runtime handed PID 1 for the command is the command's: once it
+/// runs, PID 1 keeps only stdin, stdout and stderr. A copy of a socket
+/// activation listener or of a pipe kept here would outlive the command's
+/// close of it (a peer would never see EOF, a closed listener would still
+/// take connections). close_range(2) is one call whatever the descriptor
+/// limit (containers can have one near 10^9); before Linux 5.9, the open
+/// descriptors are read from /proc/self/fd.
+fn close_inherited_descriptors() {
+    // SAFETY: closes descriptors this process does not use from here on.
+    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0 {
+        return;
+    }
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in open {
+        // SAFETY: as above; the directory's own descriptor is gone already (EBADF).
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// systemd's socket activation names the process the passed sockets are
+/// for (LISTEN_PID, sd_listen_fds(3)): handed to PID 1, they are for the
+/// command, which checks LISTEN_PID against its own PID and would ignore them.
+fn listen_pid_for_this_process(env: &[OsString]) -> Vec<OsString> {
+    let parent = format!("LISTEN_PID={}", nix::unistd::getppid());
+    env.iter()
+        .map(
+            |entry| if *entry == *parent { format!("LISTEN_PID={}", std::process::id()).into() } else { entry.clone() },
+        )
+        .collect()
 }
 
 fn exec_child(launch: &Launch, owns_terminal: bool) -> ! {
@@ -82,7 +138,8 @@ fn exec_child(launch: &Launch, owns_terminal: bool) -> ! {
     }
     signals::restore_dispositions();
     SignalSet::EMPTY.set_as_mask();
-    let failure = exec::exec(&launch.argv, &launch.env, &launch.path);
+    let env = listen_pid_for_this_process(&launch.env);
+    let failure = exec::exec(&launch.argv, &env, &launch.path);
     venvkit_common::diag::emit(crate::TOOL, &failure);
     // SAFETY: _exit skips the parent's atexit handlers and stdio buffers.
     unsafe { libc::_exit(failure.code) }
@@ -93,6 +150,11 @@ struct Supervisor<'a> {
     config: &'a Config,
     diag: Diag,
     as_init: bool,
+    /// The command was given the terminal: take it back while the command
+    /// is stopped (no shell is there to), give it again when it goes on.
+    owns_terminal: bool,
+    /// The main child is stopped (SIGTSTP, SIGSTOP, a background read).
+    child_stopped: bool,
     handled: SignalSet,
     /// The main child's exit code (128+N for a signal) once it has exited.
     main_exit: Option<i32>,
@@ -104,12 +166,21 @@ struct Supervisor<'a> {
 }
 
 impl<'a> Supervisor<'a> {
-    fn new(child: Pid, config: &'a Config, diag: Diag, as_init: bool, handled: SignalSet) -> Supervisor<'a> {
+    fn new(
+        child: Pid,
+        config: &'a Config,
+        diag: Diag,
+        as_init: bool,
+        owns_terminal: bool,
+        handled: SignalSet,
+    ) -> Supervisor<'a> {
         Supervisor {
             child,
             config,
             diag,
             as_init,
+            owns_terminal,
+            child_stopped: false,
             handled,
             main_exit: None,
             kill_at: None,
@@ -162,6 +233,11 @@ impl<'a> Supervisor<'a> {
         self.diag.verbose(format_args!("forwarding {} to {}", name(signal), describe_target(target)));
         // SAFETY: kill(2) with a PID or negated group ID and a signal number.
         unsafe { libc::kill(target, signal) };
+        // A stopped command cannot act on a signal meant to end it (it stays
+        // pending): continue it, as a shell would for `kill %1`.
+        if self.child_stopped && (ENDING.contains(&signal) || signal == libc::SIGCONT) {
+            self.resume();
+        }
         let stops = signal == libc::SIGTERM || signal == libc::SIGINT;
         if let (true, Some(after), None) = (stops, self.config.kill_after, self.kill_at) {
             self.kill_at = Some(Instant::now() + after);
@@ -186,16 +262,36 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Collects every exited child; true when no child is left at all.
+    /// The command's group goes on, with the terminal if it had it.
+    fn resume(&mut self) {
+        if self.owns_terminal {
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), self.child);
+        }
+        self.diag.verbose("continuing the stopped command (SIGCONT)");
+        // SAFETY: kill(2) on the child's group and on the child itself.
+        unsafe {
+            libc::kill(-self.child.as_raw(), libc::SIGCONT);
+            libc::kill(self.child.as_raw(), libc::SIGCONT);
+        }
+    }
+
+    /// Collects every exited child, and notes the main child's stops and
+    /// continues; true when no child is left at all.
     fn reap(&mut self) -> bool {
         loop {
             let mut status = 0;
             // SAFETY: waitpid(2) into a local; WNOHANG never blocks.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) };
             match pid {
                 0 => return false,
                 -1 if nix::errno::Errno::last() == nix::errno::Errno::EINTR => continue,
                 -1 => return true,
+                pid if libc::WIFSTOPPED(status) || libc::WIFCONTINUED(status) => {
+                    if pid == self.child.as_raw() {
+                        self.child_stopped = libc::WIFSTOPPED(status);
+                        self.on_stop_or_continue(status);
+                    }
+                }
                 pid if pid == self.child.as_raw() => {
                     let code = exit_code(status);
                     self.diag.verbose(format_args!("main process {pid} exited: {}", describe_status(status)));
@@ -203,6 +299,25 @@ impl<'a> Supervisor<'a> {
                 }
                 pid => self.diag.verbose(format_args!("reaped PID {pid}: {}", describe_status(status))),
             }
+        }
+    }
+
+    fn on_stop_or_continue(&mut self, status: i32) {
+        if !self.child_stopped {
+            self.diag.verbose("the command was continued");
+            return;
+        }
+        // With the terminal back, Ctrl-C and Ctrl-\ reach entrypoint, which
+        // passes them on and continues the command. SIGTTOU is ignored here.
+        if self.owns_terminal {
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+        }
+        self.diag.verbose(format_args!("the command was stopped by {}", name(libc::WSTOPSIG(status))));
+        // A Ctrl-C typed before the terminal came back went to the stopped
+        // command itself, where it waits: let it take effect.
+        if pending_signals(self.child.as_raw()).is_some_and(|pending| ENDING.iter().any(|&s| pending.contains(s))) {
+            self.diag.verbose("a signal to end the command is pending");
+            self.resume();
         }
     }
 
@@ -233,12 +348,27 @@ impl<'a> Supervisor<'a> {
     }
 
     fn reported(&self, code: i32) -> i32 {
-        if self.config.remap_exit.contains(&code) {
+        if self.config.remap_exit.contains(code) {
             self.diag.verbose(format_args!("exit code {code} reported as 0 (ENTRYPOINT_REMAP_EXIT)"));
             return exit::SUCCESS;
         }
         code
     }
+}
+
+/// Signals that end a command by default, and that a stopped command must
+/// be continued to act on.
+const ENDING: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+
+/// The signals pending for a process (its own and its threads'), from
+/// /proc/PID/status's ShdPnd and SigPnd masks.
+fn pending_signals(pid: i32) -> Option<SignalSet> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = |field: &str| {
+        let line = status.lines().find_map(|line| line.strip_prefix(field))?;
+        u64::from_str_radix(line.trim(), 16).ok()
+    };
+    Some(SignalSet::from_bits(mask("ShdPnd:")? | mask("SigPnd:")?))
 }
 
 /// The code a shell would report: the exit status, or 128+N for signal N.

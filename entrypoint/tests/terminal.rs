@@ -22,6 +22,25 @@ fn ctrl_c_stops_sleep_with_130_as_pid1_needs_root() {
 }
 
 #[test]
+fn ctrl_z_then_ctrl_c_ends_the_stopped_command_with_130_as_pid1_needs_root() {
+    require_root();
+    let mut command = as_pid1();
+    command.env("ENTRYPOINT_VERBOSE", "1").args(["sh", "-c", "echo started; exec sleep 30"]);
+    let mut pty = OnPty::spawn(&mut command);
+    pty.expect("started", Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(100));
+    pty.type_bytes(b"\x1a");
+    // No shell is there to take the terminal back: entrypoint does, so that
+    // the next Ctrl-C reaches it rather than the stopped command's queue.
+    pty.expect("the command was stopped by SIGTSTP", Duration::from_secs(2));
+    pty.type_bytes(b"\x03");
+    // Right: at once; broken (SIGINT pending in a stopped process): never.
+    let code = pty.exit_code_within(Duration::from_secs(5));
+    assert_eq!(code, Some(130), "screen:\n{}", pty.screen());
+    assert!(pty.screen().contains("continuing the stopped command"), "screen:\n{}", pty.screen());
+}
+
+#[test]
 fn an_interactive_bash_gets_job_control_without_warnings_needs_root() {
     require_root();
     let mut pty = OnPty::spawn(as_pid1().env("PS1", "$ ").args(["bash", "--norc", "--noprofile", "-i"]));

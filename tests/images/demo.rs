@@ -23,7 +23,7 @@ fn the_demo_tests_against_postgresql_after_waiting_for_it_and_serves_json() {
     engine_with_images();
     let output = demo_output();
     assert!(output.contains("wait-for-port: db:5432 is ready after"), "{output}");
-    let ran = output.lines().find(|line| line.starts_with("Run ")).unwrap_or_else(|| panic!("{output}"));
+    let ran = output.lines().find(|line| line.starts_with("Ran ")).unwrap_or_else(|| panic!("{output}"));
     let count: usize = ran.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(count >= 8, "{ran}");
     assert!(output.lines().any(|line| line == "OK"), "{output}");

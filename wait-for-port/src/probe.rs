@@ -26,6 +26,8 @@ pub enum Failure {
     Unreachable,
     Dns(String),
     NoSocket,
+    /// The path exists but is something else (what, as `ls` would say).
+    NotASocket(&'static str),
     Other(String),
     /// Different addresses of one name failed differently.
     PerAddress(Vec<(SocketAddr, Failure)>),
@@ -39,6 +41,7 @@ impl fmt::Display for Failure {
             Failure::Unreachable => f.write_str("unreachable"),
             Failure::Dns(why) => write!(f, "DNS error: {why}"),
             Failure::NoSocket => f.write_str("no such socket"),
+            Failure::NotASocket(what) => write!(f, "not a socket but {what}"),
             Failure::Other(why) => f.write_str(why),
             Failure::PerAddress(failures) => {
                 let parts: Vec<String> = failures.iter().map(|(addr, why)| format!("{} {why}", addr.ip())).collect();
@@ -178,7 +181,17 @@ fn describe_lookup_error(err: &io::Error) -> String {
 }
 
 async fn connect_unix(path: &Path) -> Result<(), Failure> {
-    UnixStream::connect(path).await.map(drop).map_err(|err| Failure::from_io(&err))
+    let Err(err) = UnixStream::connect(path).await.map(drop) else { return Ok(()) };
+    // connect(2) says "connection refused" for a regular file or a
+    // directory as for a socket nobody listens on: tell them apart.
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path).map(|metadata| metadata.file_type());
+    Err(match kind {
+        Ok(kind) if kind.is_dir() => Failure::NotASocket("a directory"),
+        Ok(kind) if kind.is_file() => Failure::NotASocket("a regular file"),
+        Ok(kind) if !kind.is_socket() => Failure::NotASocket("another kind of file"),
+        _ => Failure::from_io(&err),
+    })
 }
 
 /// Happy Eyeballs (RFC 8305, simplified): addresses alternate between

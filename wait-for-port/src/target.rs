@@ -39,11 +39,8 @@ impl std::str::FromStr for Target {
 }
 
 fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
-    if let Some(path) = text.strip_prefix("unix:") {
-        return match path {
-            "" => Err("the socket path is empty (write unix:/path/to.sock)".into()),
-            path => Ok(Endpoint::Unix(PathBuf::from(path))),
-        };
+    if let Some(rest) = text.strip_prefix("unix:") {
+        return parse_unix(rest).map(Endpoint::Unix);
     }
     if let Some((scheme, rest)) = text.split_once("://") {
         return match scheme {
@@ -52,6 +49,26 @@ fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
         };
     }
     parse_host_port(text)
+}
+
+/// `unix:/path`, `unix:relative/path`, or the URL form `unix:///path`
+/// (dockerize's). A URL's authority must be empty: `unix://run/app.sock`
+/// is a typo for an absolute path, not a relative one.
+fn parse_unix(rest: &str) -> Result<PathBuf, String> {
+    let path = match rest.strip_prefix("//") {
+        Some(after) if !after.is_empty() && !after.starts_with('/') => {
+            return Err(format!("'{after}' after unix:// is not an absolute path (write unix:///{after})"));
+        }
+        Some(after) => after,
+        None => rest,
+    };
+    if path.is_empty() {
+        return Err("empty socket path (write unix:/path/to.sock)".into());
+    }
+    if path.bytes().all(|b| b == b'/') {
+        return Err(format!("'{path}' is the root directory, not a socket"));
+    }
+    Ok(PathBuf::from(path))
 }
 
 fn parse_host_port(text: &str) -> Result<Endpoint, String> {
@@ -185,6 +202,8 @@ mod tests {
     #[test]
     fn unix_sockets() {
         assert_eq!(parse("unix:/run/app.sock"), Ok(Endpoint::Unix("/run/app.sock".into())));
+        assert_eq!(parse("unix:///run/app.sock"), Ok(Endpoint::Unix("/run/app.sock".into())));
+        assert_eq!(parse("unix:app.sock"), Ok(Endpoint::Unix("app.sock".into())));
     }
 
     #[test]
@@ -204,7 +223,10 @@ mod tests {
             ("[]:80", "host is empty"),
             ("http://db:80", "unknown scheme 'http'"),
             ("udp:db:53", "unknown scheme 'udp'"),
-            ("unix:", "path is empty"),
+            ("unix:", "empty socket path"),
+            ("unix://", "empty socket path"),
+            ("unix://run/app.sock", "write unix:///run/app.sock"),
+            ("unix:////", "root directory"),
             ("db/x:80", "'/' is not allowed"),
             ("[::1:80", "closing"),
             ("[zz]:80", "not an IPv6 address"),
@@ -238,5 +260,83 @@ mod tests {
     fn wait_hosts_splits_on_commas_and_spaces() {
         let items: Vec<_> = split_list(" db:5432,cache:6379  mq:5672,").collect();
         assert_eq!(items, ["db:5432", "cache:6379", "mq:5672"]);
+    }
+
+    /// Pieces whose joins are where parsers slip: schemes, brackets,
+    /// colons, slashes, zones, ports at and past their limits.
+    const PIECES: &[&str] = &[
+        "unix:",
+        "unix://",
+        "tcp://",
+        "http://",
+        "[",
+        "]",
+        ":",
+        "::",
+        "/",
+        "//",
+        "%",
+        "db",
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        "fe80::1",
+        "0",
+        "5432",
+        "65535",
+        "65536",
+        "99999999999",
+        "-",
+        "_",
+        ".",
+        " ",
+        "eth0",
+        "@",
+        "?",
+        "\u{e9}",
+    ];
+
+    fn targets() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                proptest::sample::select(PIECES),
+                any::<char>().prop_map(|c| { Box::leak(c.to_string().into_boxed_str()) as &str })
+            ],
+            0..8,
+        )
+        .prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn every_accepted_target_is_one_that_can_be_waited_for(text in targets()) {
+            match text.parse::<Target>() {
+                Err(why) => proptest::prop_assert!(why.starts_with(&format!("invalid target '{text}': ")), "{why}"),
+                Ok(target) => {
+                    proptest::prop_assert_eq!(target.to_string(), text.clone());
+                    match target.endpoint {
+                        Endpoint::Unix(path) => {
+                            let path = path.to_string_lossy().into_owned();
+                            proptest::prop_assert!(text.starts_with("unix:"));
+                            proptest::prop_assert!(!path.is_empty(), "an empty socket path from {text:?}");
+                            proptest::prop_assert!(!path.trim_matches('/').is_empty(), "{path:?} from {text:?}");
+                        }
+                        Endpoint::Tcp { host, port } => {
+                            proptest::prop_assert!(port >= 1);
+                            proptest::prop_assert!(!host.is_empty(), "an empty host from {text:?}");
+                            proptest::prop_assert!(!text.starts_with("unix:"));
+                            let bare = host.split('%').next().unwrap_or(&host);
+                            if host.contains(':') {
+                                proptest::prop_assert!(bare.parse::<std::net::Ipv6Addr>().is_ok(), "{host:?}");
+                            }
+                            proptest::prop_assert!(!host.contains(['/', '[', ']', ' ', '@', '?']), "{host:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

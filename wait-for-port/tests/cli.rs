@@ -151,3 +151,15 @@ fn version_prints_the_crate_version() {
     assert_eq!(run.code(), 0);
     assert_eq!(run.stdout.trim(), format!("wait-for-port {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn an_empty_socket_path_is_exit_2_at_once_not_a_wait_on_the_root_directory() {
+    let given = run_args(&["-t", "3s", "unix://"]);
+    let from_env = run(command().env("WAIT_HOSTS", "unix://").args(["-t", "3s"]));
+    for run in [given, from_env] {
+        assert_eq!(run.code(), 2, "{}", run.stderr);
+        assert!(run.stderr.contains("empty socket path"), "{}", run.stderr);
+        // Right: at once; broken: the 3 s timeout.
+        assert!(run.elapsed < Duration::from_millis(1500), "{:?}", run.elapsed);
+    }
+}

@@ -147,3 +147,16 @@ fn closed_times_out_with_124_while_the_port_still_accepts() {
     assert_eq!(run.code(), 124);
     assert!(run.stderr.contains("still accepting connections"), "{}", run.stderr);
 }
+
+#[test]
+fn a_path_that_is_not_a_socket_says_what_it_is() {
+    let scratch = Scratch::new("not-a-socket");
+    let file = scratch.write("app.sock", "");
+    for (path, what) in [(file, "not a socket but a regular file"), (scratch.0.clone(), "not a socket but a directory")]
+    {
+        let run = run_args(&["-t", "300ms", &format!("unix:{}", path.display())]);
+        assert_eq!(run.code(), 124, "{}", run.stderr);
+        assert!(run.stderr.contains(what), "{}", run.stderr);
+        assert!(!run.stderr.contains("connection refused"), "{}", run.stderr);
+    }
+}

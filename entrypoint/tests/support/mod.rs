@@ -74,8 +74,14 @@ pub fn plain() -> Command {
 
 /// entrypoint as PID 1 of a new PID namespace with its own /proc.
 pub fn as_pid1() -> Command {
+    as_pid1_running(&binary())
+}
+
+/// `program` as PID 1 of a new PID namespace (a starter that execs
+/// entrypoint), with entrypoint's variables cleared.
+pub fn as_pid1_running(program: &Path) -> Command {
     let mut command = Command::new("unshare");
-    command.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(binary());
+    command.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(program);
     clean(&mut command);
     command
 }
