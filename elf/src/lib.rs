@@ -425,30 +425,19 @@ impl<'s, S: Source + ?Sized> Elf<'s, S> {
         let (Some(address), Some(count)) = (segment.find(DT_VERNEED), segment.find(DT_VERNEEDNUM)) else {
             return Ok(Vec::new());
         };
-        let count = bounded_count(count, "DT_VERNEEDNUM")?;
+        let start = self.file_offset(address, "DT_VERNEED")?;
         let mut needs = Vec::new();
-        let mut at = self.file_offset(address, "DT_VERNEED")?;
-        for _ in 0..count {
-            let entry = self.read(at, 16, "a version need")?;
-            let (aux_count, file) = (self.layout.u16(&entry, 2), self.layout.u32(&entry, 4));
-            let (aux_offset, next) = (self.layout.u32(&entry, 8), self.layout.u32(&entry, 12));
+        for (at, entry) in self.linked_entries(start, count, 16, 12, "DT_VERNEED")? {
+            let (aux_count, file, aux_offset) =
+                (self.layout.u16(&entry, 2), self.layout.u32(&entry, 4), self.layout.u32(&entry, 8));
             let mut versions = Vec::new();
-            let mut aux_at = checked_add(at, aux_offset)?;
-            for _ in 0..aux_count {
-                let aux = self.read(aux_at, 16, "a version need's entry")?;
-                let (flags, other) = (self.layout.u16(&aux, 4), self.layout.u16(&aux, 6));
-                let (name, aux_next) = (self.layout.u32(&aux, 8), self.layout.u32(&aux, 12));
+            let first_aux = checked_add(at, aux_offset)?;
+            for (_, aux) in self.linked_entries(first_aux, aux_count.into(), 16, 12, "a version need's entries")? {
+                let (flags, other, name) =
+                    (self.layout.u16(&aux, 4), self.layout.u16(&aux, 6), self.layout.u32(&aux, 8));
                 versions.push((other, segment.string(name.into())?, flags & VER_FLG_WEAK != 0));
-                if aux_next == 0 {
-                    break;
-                }
-                aux_at = checked_add(aux_at, aux_next)?;
             }
             needs.push((segment.string(file.into())?, versions));
-            if next == 0 {
-                break;
-            }
-            at = checked_add(at, next)?;
         }
         Ok(needs)
     }
@@ -456,32 +445,47 @@ impl<'s, S: Source + ?Sized> Elf<'s, S> {
     /// DT_VERDEF: the versions this library defines (its base entry, which
     /// names the file itself, left out). Empty for an unversioned library.
     pub fn version_definitions(&self) -> Result<Vec<String>, Malformed> {
-        Ok(self.version_table()?.into_iter().filter(|(base, _)| !base).map(|(_, name)| name).collect())
-    }
-
-    /// (is the base entry, name) of every DT_VERDEF entry.
-    fn version_table(&self) -> Result<Vec<(bool, String)>, Malformed> {
         let Some(segment) = self.dynamic_segment()? else { return Ok(Vec::new()) };
         let (Some(address), Some(count)) = (segment.find(DT_VERDEF), segment.find(DT_VERDEFNUM)) else {
             return Ok(Vec::new());
         };
-        let count = bounded_count(count, "DT_VERDEFNUM")?;
         let mut definitions = Vec::new();
-        let mut at = self.file_offset(address, "DT_VERDEF")?;
-        for _ in 0..count {
-            let entry = self.read(at, 20, "a version definition")?;
-            let flags = self.layout.u16(&entry, 2);
-            let (aux_offset, next) = (self.layout.u32(&entry, 12), self.layout.u32(&entry, 16));
+        let start = self.file_offset(address, "DT_VERDEF")?;
+        for (at, entry) in self.linked_entries(start, count, 20, 16, "DT_VERDEF")? {
+            if self.layout.u16(&entry, 2) & VER_FLG_BASE != 0 {
+                continue;
+            }
             // The first auxiliary entry names the version; later ones its parents.
-            let aux = self.read(checked_add(at, aux_offset)?, 8, "a version definition's name")?;
-            let name = segment.string(self.layout.u32(&aux, 0).into())?;
-            definitions.push((flags & VER_FLG_BASE != 0, name));
+            let aux = self.read(checked_add(at, self.layout.u32(&entry, 12))?, 8, "a version definition's name")?;
+            definitions.push(segment.string(self.layout.u32(&aux, 0).into())?);
+        }
+        Ok(definitions)
+    }
+
+    /// `count` records of `size` bytes from `first`, each linked to the next
+    /// by the offset (relative to itself) in its u32 field at `next_at`; 0
+    /// ends the chain early. Each with where it is.
+    fn linked_entries(
+        &self,
+        first: u64,
+        count: u64,
+        size: u64,
+        next_at: usize,
+        what: &'static str,
+    ) -> Result<Vec<(u64, Vec<u8>)>, Malformed> {
+        let count = bounded_count(count, what)?;
+        let mut entries = Vec::with_capacity(count.min(64));
+        let mut at = first;
+        for _ in 0..count {
+            let entry = self.read(at, size, what)?;
+            let next = self.layout.u32(&entry, next_at);
+            entries.push((at, entry));
             if next == 0 {
                 break;
             }
             at = checked_add(at, next)?;
         }
-        Ok(definitions)
+        Ok(entries)
     }
 
     /// The dynamic symbols this object takes from others (undefined, named),
