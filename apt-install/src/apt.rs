@@ -328,7 +328,7 @@ mod tests {
         let text = "Err:1 http://127.0.0.1:9 ./ InRelease\n  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: Failed to fetch http://127.0.0.1:9/./InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: Some index files failed to download.\n";
         let configured = [Source { uri: "http://127.0.0.1:9".into(), suite: "./".into(), components: vec![] }];
         let failure = update_failure(text, &configured);
-        assert!(failure.to_string().starts_with("apt-get update failed for http://127.0.0.1:9/ ./: Could not connect"));
+        assert!(failure.to_string().starts_with("cannot fetch http://127.0.0.1:9/ ./: Could not connect"));
         assert!(failure.is_transient());
     }
 
@@ -343,7 +343,7 @@ mod tests {
         let failure = update_failure(text, &configured);
         assert_eq!(
             failure.to_string(),
-            "apt-get update failed for http://127.0.0.1:8080/debian/ no-such-suite main: 404  Not Found"
+            "cannot fetch http://127.0.0.1:8080/debian/ no-such-suite main: 404  Not Found"
         );
         assert!(!failure.is_transient());
     }

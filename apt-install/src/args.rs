@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use venvkit_common::duration;
+use venvkit_common::{duration, flag};
 
 pub const TOOL: &str = "apt-install";
 
@@ -21,7 +21,8 @@ directories packages made stay. A cache directory that is a mount point
 
 Environment:
   APT_INSTALL_RETRIES, APT_INSTALL_LOCK_TIMEOUT, APT_INSTALL_KEEP_CACHE:
-  defaults for the options of the same name
+  defaults for the options of the same name; the command line wins.
+  Booleans: 1 or 0, true or false, yes or no, on or off.
 
 Exit status:
   0    installed (or nothing to install)
@@ -47,8 +48,7 @@ pub struct Cli {
     pub files: Vec<String>,
 
     /// Attempts for a transient failure (a mirror's 503, a dropped connection)
-    #[arg(long, value_name = "N", env = "APT_INSTALL_RETRIES", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, value_name = "N", env = "APT_INSTALL_RETRIES", default_value = "3", value_parser = attempts)]
     pub retries: u32,
 
     /// How long to wait for dpkg's lock held by another process
@@ -61,7 +61,8 @@ pub struct Cli {
     pub install_recommends: bool,
 
     /// Keep the package lists and apt's cache
-    #[arg(long, env = "APT_INSTALL_KEEP_CACHE")]
+    #[arg(long, env = "APT_INSTALL_KEEP_CACHE", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = flag::parse)]
     pub keep_cache: bool,
 
     /// Print apt's plan; install nothing
@@ -84,11 +85,19 @@ pub struct Cli {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Accepted for Dockerfiles that pass it: always on
-    #[arg(short = 'y', long = "yes", hide = true)]
+    /// Accepted for Dockerfiles that pass it (apt-get's -y): always on
+    #[arg(short = 'y', long = "yes", visible_alias = "assume-yes", hide = true)]
     pub _yes: bool,
 
     /// Accepted for Dockerfiles that pass it: the default
     #[arg(long = "no-install-recommends", hide = true)]
     pub _no_install_recommends: bool,
+}
+
+/// How many attempts: 1 to 100.
+fn attempts(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n @ 1..=100) => Ok(n),
+        _ => Err(format!("'{text}' is not a number of attempts (write a whole number from 1 to 100)")),
+    }
 }

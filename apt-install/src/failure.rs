@@ -106,10 +106,11 @@ impl fmt::Display for Failure {
             Failure::Download { reason } => write!(f, "download failed: {reason}"),
             Failure::Update { failed, .. } => {
                 let each: Vec<String> = failed.iter().map(|(source, reason)| format!("{source}: {reason}")).collect();
-                write!(f, "apt-get update failed for {}", each.join("; "))
+                write!(f, "cannot fetch {}", each.join("; "))
             }
             Failure::Apt { message, .. } => f.write_str(message),
             Failure::CannotRun(why) => write!(f, "cannot run apt-get: {why}"),
+            Failure::GaveUp { last, attempts: 1 } => write!(f, "{last} (gave up after 1 attempt)"),
             Failure::GaveUp { last, attempts } => write!(f, "{last} (gave up after {attempts} attempts)"),
         }
     }
@@ -117,6 +118,6 @@ impl fmt::Display for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(err: std::io::Error) -> Failure {
-        Failure::CannotRun(err.to_string())
+        Failure::CannotRun(venvkit_common::io::plain(&err))
     }
 }

@@ -50,7 +50,12 @@ fn read_list(file: &str) -> Result<String, String> {
     } else {
         std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text)).map(|_| ())
     };
-    result.map_err(|err| format!("{file}: {err}"))?;
+    result.map_err(|err| {
+        format!(
+            "{file}: {} (give a list of packages, one or more a line, or - for stdin)",
+            venvkit_common::io::plain(&err)
+        )
+    })?;
     Ok(text)
 }
 
@@ -91,23 +96,23 @@ fn check_package(token: &str) -> Result<(), String> {
         None => (name_arch, None),
     };
     if name.is_empty() {
-        return Err("no package name".into());
+        return Err("no package name (write name, name:arch, name=version or name/release)".into());
     }
     if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || globs.contains(c)) {
-        return Err("a package name starts with a lowercase letter or a digit".into());
+        return Err("a package name starts with a lowercase letter or a digit (write it as Debian names it)".into());
     }
     if let Some(bad) = name
         .chars()
         .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c) || globs.contains(c)))
     {
-        return Err(format!("'{bad}' is not allowed in a package name"));
+        return Err(format!("'{bad}' is not allowed in a package name (write lowercase letters, digits, +, - and .)"));
     }
     let word = |text: &str, extra: &str| {
         !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
     };
     if let Some(arch) = arch {
         if !word(arch, "-") {
-            return Err(format!("':{arch}' is not an architecture"));
+            return Err(format!("':{arch}' is not an architecture (write one such as amd64 or arm64)"));
         }
     }
     match selector {

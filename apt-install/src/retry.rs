@@ -37,7 +37,7 @@ impl RetryPolicy {
             match step() {
                 Ok(value) => return Ok((value, attempt)),
                 Err(failure) if failure.is_transient() && attempt < attempts => {
-                    diag.info(format_args!("{what} failed ({failure}); retrying in {}", seconds(delay)));
+                    diag.info(format_args!("{what}: {failure}; retrying in {}", seconds(delay)));
                     sleep(delay);
                     delay = delay.saturating_mul(2);
                     attempt += 1;

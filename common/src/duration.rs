@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+/// How durations are written, as error messages say it.
+pub const SYNTAX: &str = "write 500ms, 30s, 1m30s, or seconds such as 10 or 0.5";
+
 /// Longer than any wait a tool could mean; beyond it deadlines would
 /// overflow the clock.
 pub const MAX: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -15,27 +18,26 @@ pub const MAX: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 pub fn parse(text: &str) -> Result<Duration, String> {
     let duration = parse_unbounded(text)?;
     if duration > MAX {
-        return Err(format!("invalid duration '{text}': longer than 100 years"));
+        return Err(format!("invalid duration '{text}': longer than 100 years ({SYNTAX})"));
     }
     Ok(duration)
 }
 
 fn parse_unbounded(text: &str) -> Result<Duration, String> {
-    let invalid = |why: &str| format!("invalid duration '{text}': {why}");
+    let invalid = |why: &str| format!("invalid duration '{text}': {why} ({SYNTAX})");
     if text.is_empty() {
         return Err(invalid("it is empty"));
     }
     if text.chars().any(char::is_whitespace) {
-        return Err(invalid("it contains a space (write 2s, not 2 s)"));
+        return Err(invalid("it contains a space"));
     }
     if text.starts_with('-') {
         return Err(invalid("it is negative"));
     }
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return parse_seconds(text).ok_or_else(|| invalid("expected seconds such as 10 or 0.5"));
+        return parse_seconds(text).ok_or_else(|| invalid("not a number of seconds"));
     }
-    humantime::parse_duration(text)
-        .map_err(|_| invalid("expected a number of seconds or a value such as 500ms, 30s, 1m30s"))
+    humantime::parse_duration(text).map_err(|_| invalid("not a duration"))
 }
 
 /// `10` or `0.5`, exactly, in integer arithmetic: float parsing would also

@@ -125,9 +125,17 @@ fn why_missing(program: &Path) -> String {
         return format!("a link to {target}, which does not exist ({ANOTHER_PYTHON})");
     }
     match missing_interpreter(program) {
-        Some(Missing::Shebang(interpreter)) => {
-            format!("its interpreter {} does not exist ({ANOTHER_PYTHON})", interpreter.to_string_lossy())
-        }
+        Some(Missing::Shebang(interpreter)) => match moved_venv(program, Path::new(&interpreter)) {
+            Some((built_at, now_at)) => format!(
+                "its interpreter {} does not exist: this virtualenv was built at {} and is now at {}, and a \
+                 virtualenv cannot be moved (its scripts name the path it was built at): build it at {}",
+                interpreter.to_string_lossy(),
+                built_at.display(),
+                now_at.display(),
+                now_at.display()
+            ),
+            None => format!("its interpreter {} does not exist ({ANOTHER_PYTHON})", interpreter.to_string_lossy()),
+        },
         Some(Missing::CarriageReturn(interpreter)) => format!(
             "its #! line ends in a carriage return (CRLF line endings), so the interpreter \"{}\\r\" does not exist",
             interpreter.to_string_lossy()
@@ -137,6 +145,18 @@ fn why_missing(program: &Path) -> String {
         }
         None => "no such file or directory".into(),
     }
+}
+
+/// A console script of a venv at Y (`Y/bin/tool`, `Y/pyvenv.cfg`) whose
+/// `#!` names `X/bin/python…` where no venv is: the venv was built at X
+/// and copied to Y. Returns (X, Y).
+fn moved_venv(program: &Path, interpreter: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (script_bin, interpreter_bin) = (program.parent()?, interpreter.parent()?);
+    let (now_at, built_at) = (script_bin.parent()?, interpreter_bin.parent()?);
+    let in_bins = script_bin.file_name()? == "bin" && interpreter_bin.file_name()? == "bin";
+    let python = interpreter.file_name()?.to_string_lossy().starts_with("python");
+    let moved = now_at != built_at && now_at.join("pyvenv.cfg").is_file() && !built_at.join("pyvenv.cfg").exists();
+    (in_bins && python && moved).then(|| (built_at.to_path_buf(), now_at.to_path_buf()))
 }
 
 enum Missing {
@@ -232,6 +252,19 @@ mod tests {
         let err = explain_direct(&script, Errno::ENOENT);
         assert_eq!(err.code, exit::NOT_FOUND);
         assert!(err.message.contains("/opt/gone/bin/python3.11"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_venv_copied_to_another_path_is_named_as_moved() {
+        let dir = scratch_dir("moved");
+        dir.write("srv/venv/pyvenv.cfg", "home = /usr/bin\n");
+        let script =
+            dir.write_mode("srv/venv/bin/gunicorn", format!("#!{}/app/venv/bin/python3\n", dir.display()), 0o755);
+        let err = explain_direct(&script, Errno::ENOENT);
+        assert_eq!(err.code, exit::NOT_FOUND);
+        let built_at = format!("built at {}/app/venv", dir.display());
+        assert!(err.message.contains(&built_at) && err.message.contains("cannot be moved"), "{}", err.message);
+        assert!(!err.message.contains("another Python"), "{}", err.message);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use venvkit_common::io::plain;
 use venvkit_common::root::{self, Root};
 
 /// dpkg's administrative directory.
@@ -130,17 +131,17 @@ impl Database {
         match std::fs::read(&status_path) {
             Ok(text) => records.apply(&text, &status_path)?,
             Err(err) if !status_d.is_dir() => {
-                return Err(Error(format!("{}: {err} (no dpkg database?)", status_path.display())));
+                return Err(Error(format!("{}: {} (no dpkg database?)", status_path.display(), plain(&err))));
             }
             Err(_) => {}
         }
         for (_, path) in journal(&admin.join("updates")) {
-            let text = std::fs::read(&path).map_err(|err| Error(format!("{}: {err}", path.display())))?;
+            let text = std::fs::read(&path).map_err(|err| Error(format!("{}: {}", path.display(), plain(&err))))?;
             records.apply(&text, &path)?;
         }
         let status_d_start = records.list.len();
         for path in status_d_records(&status_d) {
-            let text = std::fs::read(&path).map_err(|err| Error(format!("{}: {err}", path.display())))?;
+            let text = std::fs::read(&path).map_err(|err| Error(format!("{}: {}", path.display(), plain(&err))))?;
             records.apply(&text, &path)?;
         }
         let packages = records

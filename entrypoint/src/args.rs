@@ -32,7 +32,8 @@ Environment:
   ENTRYPOINT_REMAP_EXIT    exit codes reported as 0, e.g. 143 or 143,130
   ENTRYPOINT_SUBREAPER     1: supervise as a child subreaper even when not PID 1
   ENTRYPOINT_VERBOSE       1: log each decision to stderr
-Durations: 500ms, 30s, 1m30s, or bare seconds (5, 0.5).
+Durations: 500ms, 30s, 1m30s, or bare seconds (5, 0.5). Booleans: 1 or 0,
+true or false, yes or no, on or off.
 
 Exit status:
   the command's own status; 128+N if it was killed by signal N

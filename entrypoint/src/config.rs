@@ -82,11 +82,7 @@ fn parse_optional_duration(value: &str) -> Result<Option<Duration>, String> {
 }
 
 fn parse_flag(name: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "" | "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(format!("{name}: invalid value '{value}' (expected 1 or 0)")),
-    }
+    venvkit_common::flag::parse(value).map_err(|why| format!("{name}: {why}"))
 }
 
 /// A set of exit codes, 0-255: a bit each (a BTreeSet's sorting costs

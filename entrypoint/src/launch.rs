@@ -53,7 +53,16 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, Error> {
     if std::process::id() == 1 || config.subreaper {
         return supervise(&launch, &config, diag).map_err(Error::Supervise);
     }
-    Err(Error::Exec(exec::exec(&launch.argv, &launch.env, &launch.path)))
+    Err(Error::Exec(with_hint(&launch.argv, exec::exec(&launch.argv, &launch.env, &launch.path))))
+}
+
+/// `entrypoint -h` runs a command named `-h`: when there is none, say that
+/// entrypoint takes no options and where its help is.
+pub(crate) fn with_hint(argv: &[OsString], mut failure: ExecError) -> ExecError {
+    if failure.code == venvkit_common::exit::NOT_FOUND && argv[0].as_encoded_bytes().starts_with(b"-") {
+        failure.message.push_str(" (entrypoint takes no options; its help is entrypoint --help)");
+    }
+    failure
 }
 
 fn join_entry((key, value): (OsString, OsString)) -> OsString {

@@ -139,7 +139,7 @@ fn exec_child(launch: &Launch, owns_terminal: bool) -> ! {
     signals::restore_dispositions();
     SignalSet::EMPTY.set_as_mask();
     let env = listen_pid_for_this_process(&launch.env);
-    let failure = exec::exec(&launch.argv, &env, &launch.path);
+    let failure = crate::launch::with_hint(&launch.argv, exec::exec(&launch.argv, &env, &launch.path));
     venvkit_common::diag::emit(crate::TOOL, &failure);
     // SAFETY: _exit skips the parent's atexit handlers and stdio buffers.
     unsafe { libc::_exit(failure.code) }

@@ -28,7 +28,10 @@ pub fn find(lookup: impl Fn(&str) -> Option<OsString>, defaults: &[&str]) -> Res
         let root = absolute(Path::new(&value));
         return match read(&root) {
             Some(venv) => check_interpreter(venv).map(Some),
-            None => Err(format!("{variable}={}: no pyvenv.cfg there, so it is not a virtualenv", root.display())),
+            None => Err(format!(
+                "{variable}={}: no pyvenv.cfg there, so it is not a virtualenv (set it to the directory holding pyvenv.cfg)",
+                root.display()
+            )),
         };
     }
     defaults.iter().find_map(|candidate| read(Path::new(candidate))).map(check_interpreter).transpose()

@@ -128,3 +128,16 @@ fn non_utf8_arguments_and_environment_pass_through_needs_root() {
         assert_eq!(output.stdout, b"\xff\xfe|caf\xe9");
     }
 }
+
+#[test]
+fn a_venv_copied_to_another_path_is_named_as_moved_not_as_another_python() {
+    let scratch = Scratch::new("moved-venv");
+    // Built at .../built/app, found at .../moved/app: its scripts name the former.
+    let built = scratch.path("built/app");
+    let moved = scratch.venv("moved/app", None);
+    scratch.write_mode("moved/app/bin/gunicorn", format!("#!{}/bin/python3\n", built.display()), 0o755);
+    let run = run(plain().env("ENTRYPOINT_VENV", &moved).env("PATH", "/usr/bin:/bin").arg("gunicorn"));
+    assert_eq!(run.code(), 127, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("built at {}", built.display())), "{}", run.stderr);
+    assert!(run.stderr.contains("cannot be moved") && !run.stderr.contains("another Python"), "{}", run.stderr);
+}

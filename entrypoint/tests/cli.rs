@@ -69,3 +69,10 @@ fn not_pid1_it_execs_keeping_the_pid_and_printing_nothing() {
     assert_eq!(stdout.trim(), pid.to_string());
     assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn an_option_given_as_the_command_is_127_with_a_pointer_to_help() {
+    let run = run(plain().arg("-h"));
+    assert_eq!(run.code(), 127);
+    assert!(run.stderr.contains("entrypoint takes no options; its help is entrypoint --help"), "{}", run.stderr);
+}

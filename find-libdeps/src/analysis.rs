@@ -74,13 +74,23 @@ pub struct Explained<'a> {
 /// Runs `request`, printing the answer on stdout and problems on stderr.
 pub fn run(request: &Request, diag: Diag) -> Result<Outcome, Error> {
     if !request.root.is_dir() {
-        return Err(Error(format!("{}: the root is not a directory", request.root.display())));
+        return Err(Error(format!(
+            "{}: the root is not a directory (give the directory of an unpacked image or root filesystem)",
+            request.root.display()
+        )));
     }
     let root = Root::new(&request.root);
     let arch = target_arch(&root);
     let scan = walk::scan(&root, &scan_dirs(request), arch.kind).map_err(Error)?;
     for warning in &scan.warnings {
         diag.info(format_args!("warning: {warning}"));
+    }
+    if scan.objects.is_empty() {
+        let dirs: Vec<String> = request.dirs.iter().map(|dir| dir.display().to_string()).collect();
+        diag.info(format_args!(
+            "warning: no ELF file under {}: the package list is empty (is this the virtualenv, and is it built?)",
+            dirs.join(", ")
+        ));
     }
     let ignored =
         |soname: &str| request.ignore_soname.iter().any(|g| ldconf::glob_match(g.as_bytes(), soname.as_bytes()));
@@ -212,7 +222,8 @@ fn depends(root: &Root, database: &Database, objects: &[Object], explained: &[Ex
             continue;
         }
         let unreadable = |err: &dyn std::fmt::Display| Error(format!("{}: {err}", object.path.display()));
-        let file = File::open(root.host_path(&object.path)).map_err(|err| unreadable(&err))?;
+        let file =
+            File::open(root.host_path(&object.path)).map_err(|err| unreadable(&venvkit_common::io::plain(&err)))?;
         let elf = Elf::open(&file).map_err(|err| unreadable(&err))?.ok_or_else(|| unreadable(&"no longer ELF"))?;
         depends.add_object(database, &elf, &needs);
     }
@@ -225,7 +236,7 @@ fn print(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Error(format!("cannot write the output: {err}")))
+            Err(Error(format!("cannot write the output: {}", venvkit_common::io::plain(&err))))
         }
         _ => Ok(()),
     }

@@ -34,10 +34,12 @@ pub fn scan(root: &Root, dirs: &[PathBuf], kind: Kind) -> Result<Scan, String> {
     let mut scan = Scan::default();
     let mut seen = HashSet::new();
     for dir in dirs {
-        let resolved = root
-            .canonicalize(dir)
-            .filter(|resolved| root.host_path(resolved).is_dir())
-            .ok_or_else(|| format!("{}: no such directory", dir.display()))?;
+        let resolved = root.canonicalize(dir).ok_or_else(|| {
+            format!("{}: no such directory (give the tree to scan, such as the virtualenv)", dir.display())
+        })?;
+        if !root.host_path(&resolved).is_dir() {
+            return Err(format!("{}: not a directory (give the tree to scan, such as the virtualenv)", dir.display()));
+        }
         walk(root, &resolved, kind, &mut seen, &mut scan);
     }
     Ok(scan)
@@ -48,7 +50,7 @@ fn walk(root: &Root, dir: &Path, kind: Kind, seen: &mut HashSet<FileKey>, scan: 
     let (entries, device) = match (std::fs::read_dir(&host_dir), std::fs::metadata(&host_dir)) {
         (Ok(entries), Ok(metadata)) => (entries, metadata.dev()),
         (Err(err), _) | (_, Err(err)) => {
-            scan.warnings.push(format!("{}: cannot list: {err}", dir.display()));
+            scan.warnings.push(format!("{}: cannot list: {}", dir.display(), venvkit_common::io::plain(&err)));
             return;
         }
     };
@@ -74,7 +76,7 @@ fn examine(root: &Root, path: PathBuf, key: FileKey, kind: Kind, scan: &mut Scan
     let file = match open_read_only(&root.host_path(&path)) {
         Ok(file) => file,
         Err(err) => {
-            scan.warnings.push(format!("{}: cannot read: {err}", path.display()));
+            scan.warnings.push(format!("{}: cannot read: {}", path.display(), venvkit_common::io::plain(&err)));
             return;
         }
     };

@@ -16,11 +16,22 @@ Targets:
   tcp://host:port        the same as host:port
   unix:/path/to.sock     a unix stream socket; a stale socket file is not ready
 
+  file:/path             a file that must exist (also file:///path)
+
 Environment:
   WAIT_HOSTS             more targets, separated by commas or spaces
   WAIT_FOR_PORT_TIMEOUT, WAIT_FOR_PORT_INTERVAL, WAIT_FOR_PORT_CONNECT_TIMEOUT
                          defaults for the options of the same name; the command
                          line wins, and an invalid value is an error
+  docker-compose-wait's  WAIT_TIMEOUT (WAIT_HOSTS_TIMEOUT; 0: one attempt),
+  variables              WAIT_SLEEP_INTERVAL, WAIT_HOST_CONNECT_TIMEOUT,
+                         WAIT_BEFORE, WAIT_AFTER (pauses), WAIT_PATHS (files),
+                         WAIT_COMMAND (run when no -- COMMAND is given),
+                         WAIT_LOGGER_LEVEL (debug, info, error, off); after
+                         the options and WAIT_FOR_PORT_* variables
+
+wait-for-it's syntax works too: -h HOST -p PORT, --host=HOST --port=PORT,
+-t SECONDS, -s, -q, -- COMMAND (the command never runs on a timeout).
 
 Durations: 500ms, 30s, 1m30s, or a bare number of seconds (10, 0.5).
 
@@ -41,20 +52,26 @@ Example:
 #[derive(Parser, Debug)]
 #[command(name = TOOL, version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Give up after this long (0 waits forever)
-    #[arg(short, long, value_name = "DURATION", env = "WAIT_FOR_PORT_TIMEOUT", default_value = "600s",
-          value_parser = duration::parse)]
-    pub timeout: Duration,
+    /// Give up after this long (0 waits forever) [default: 600s]
+    #[arg(short, long, value_name = "DURATION", env = "WAIT_FOR_PORT_TIMEOUT", value_parser = duration::parse)]
+    pub timeout: Option<Duration>,
 
-    /// Time between the starts of two attempts on one target
+    /// Time between the starts of two attempts on one target [default: 250ms]
     #[arg(short, long, visible_alias = "period", value_name = "DURATION", env = "WAIT_FOR_PORT_INTERVAL",
-          default_value = "250ms", value_parser = duration::parse)]
-    pub interval: Duration,
-
-    /// Limit for one attempt (DNS and connect), never beyond the timeout
-    #[arg(long, value_name = "DURATION", env = "WAIT_FOR_PORT_CONNECT_TIMEOUT", default_value = "1s",
           value_parser = duration::parse)]
-    pub connect_timeout: Duration,
+    pub interval: Option<Duration>,
+
+    /// Limit for one attempt (DNS and connect), never beyond the timeout [default: 1s]
+    #[arg(long, value_name = "DURATION", env = "WAIT_FOR_PORT_CONNECT_TIMEOUT", value_parser = duration::parse)]
+    pub connect_timeout: Option<Duration>,
+
+    /// With --port, the target HOST:PORT (wait-for-it's -h HOST, --host=HOST)
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// With --host, the target HOST:PORT (wait-for-it's -p PORT, --port=PORT)
+    #[arg(short, long, value_name = "PORT")]
+    pub port: Option<String>,
 
     /// Wait until every target refuses connections (or times out) instead
     #[arg(long)]
@@ -80,4 +97,20 @@ pub struct Cli {
     /// Run this once every target is ready (exec'd: same PID, no shell)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+/// The process's arguments, with wait-for-it's `-h HOST` read as
+/// `--host HOST`: `-h` stays help only when no value follows it, so that
+/// `wait-for-port -h db -p 5432 && start` never prints help and exits 0.
+pub fn arguments() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let mut index = 1;
+    while index < args.len() && args[index] != "--" {
+        let value_follows = args.get(index + 1).is_some_and(|next| !next.as_encoded_bytes().starts_with(b"-"));
+        if args[index] == "-h" && value_follows {
+            args[index] = "--host".into();
+        }
+        index += 1;
+    }
+    args
 }

@@ -2,8 +2,10 @@
 //!
 //! [`target`] parses what to wait for, [`probe`] makes one attempt,
 //! [`wait`] runs the attempts for all targets concurrently under one
-//! deadline, and [`run`] is one whole run of the tool.
+//! deadline, and [`run`] is one whole run of the tool; [`compat`] reads the
+//! variables of docker-compose-wait, which it replaces.
 
+pub mod compat;
 pub(crate) mod probe;
 pub mod run;
 pub(crate) mod target;

@@ -10,22 +10,33 @@ use args::{Cli, TOOL};
 use tokio::time::Instant;
 use venvkit_common::diag::{Diag, Level};
 use venvkit_common::{cli, exit};
-use wait_for_port::run::{self, Error, Request};
-use wait_for_port::wait::Want;
+use wait_for_port::compat;
+use wait_for_port::run::{self, Error, Given, Request};
 
 fn main() {
     let started = Instant::now();
-    let cli: Cli = cli::parse_or_exit(TOOL);
-    let diag = Diag::new(TOOL, Level::from_flags(cli.quiet, cli.verbose));
-    let request = Request {
+    let cli: Cli = cli::parse_from_or_exit(TOOL, args::arguments());
+    let given = Given {
         targets: cli.targets,
-        started,
+        host: cli.host,
+        port: cli.port,
         timeout: cli.timeout,
         interval: cli.interval,
         connect_timeout: cli.connect_timeout,
-        want: if cli.closed { Want::Closed } else { Want::Open },
+        closed: cli.closed,
+        level: (cli.quiet || cli.verbose).then(|| Level::from_flags(cli.quiet, cli.verbose)),
         command: cli.command,
     };
+    let resolved =
+        compat::read(|name| std::env::var_os(name)).and_then(|compose| Request::resolve(given, compose, started));
+    let (request, level) = match resolved {
+        Ok(resolved) => resolved,
+        Err(message) => {
+            venvkit_common::diag::emit(TOOL, message);
+            std::process::exit(exit::USAGE);
+        }
+    };
+    let diag = Diag::new(TOOL, level);
     let code = match run::run(&request, diag) {
         Ok(()) => exit::SUCCESS,
         // A signal while waiting ends the run as the signal would, silently.

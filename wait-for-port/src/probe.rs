@@ -26,6 +26,7 @@ pub enum Failure {
     Unreachable,
     Dns(String),
     NoSocket,
+    NoFile,
     /// The path exists but is something else (what, as `ls` would say).
     NotASocket(&'static str),
     Other(String),
@@ -41,6 +42,7 @@ impl fmt::Display for Failure {
             Failure::Unreachable => f.write_str("unreachable"),
             Failure::Dns(why) => write!(f, "DNS error: {why}"),
             Failure::NoSocket => f.write_str("no such socket"),
+            Failure::NoFile => f.write_str("no such file"),
             Failure::NotASocket(what) => write!(f, "not a socket but {what}"),
             Failure::Other(why) => f.write_str(why),
             Failure::PerAddress(failures) => {
@@ -58,7 +60,7 @@ impl Failure {
             io::ErrorKind::TimedOut => Failure::TimedOut,
             io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => Failure::Unreachable,
             io::ErrorKind::NotFound => Failure::NoSocket,
-            _ => Failure::Other(err.to_string()),
+            _ => Failure::Other(venvkit_common::io::plain(err)),
         }
     }
 
@@ -138,6 +140,8 @@ impl Prober {
                 self.phase.set(CONNECTING);
                 connect_unix(path).await
             }
+            // One stat of a local path: no need to leave the runtime's thread.
+            Endpoint::File(path) => std::fs::symlink_metadata(path).map(drop).map_err(|_| Failure::NoFile),
             Endpoint::Tcp { host, port } => {
                 let addresses = match endpoint.literal_address() {
                     Some(Ok(address)) => vec![address],

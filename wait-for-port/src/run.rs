@@ -6,26 +6,88 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
-use venvkit_common::diag::Diag;
+use venvkit_common::diag::{Diag, Level};
 use venvkit_common::exec::{self, ExecError};
 
+use crate::compat::{ComposeWait, Timeout};
 use crate::target::{split_list, Target};
 use crate::wait::{wait_all, Outcome, Settings, Want};
+
+/// What the command line (with the `WAIT_FOR_PORT_*` variables) said; None
+/// where it said nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Given {
+    pub targets: Vec<String>,
+    /// wait-for-it's `-h HOST`/`--host=HOST` and `-p PORT`/`--port=PORT`.
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub timeout: Option<Duration>,
+    pub interval: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub closed: bool,
+    pub level: Option<Level>,
+    pub command: Vec<OsString>,
+}
 
 /// What to wait for and what to do then.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// Targets as written on the command line; `WAIT_HOSTS` adds more.
+    /// Targets as given; `WAIT_HOSTS` adds more when the run starts.
     pub targets: Vec<String>,
-    /// When the run started: the timeout counts from here.
+    /// When the run started: the timeout counts from here (or from the end
+    /// of the pause before).
     pub started: Instant,
     /// Zero waits forever.
     pub timeout: Duration,
     pub interval: Duration,
     pub connect_timeout: Duration,
     pub want: Want,
+    /// One attempt at each target (WAIT_TIMEOUT=0).
+    pub single_round: bool,
+    /// Pauses before the first attempt and once all are ready.
+    pub before: Duration,
+    pub after: Duration,
     /// Exec'd once every target is ready; empty to just exit 0.
     pub command: Vec<OsString>,
+}
+
+impl Request {
+    /// The command line wins, then docker-compose-wait's variables, then
+    /// the defaults (600 s timeout, 250 ms interval, 1 s per attempt).
+    pub fn resolve(given: Given, compose: ComposeWait, started: Instant) -> Result<(Request, Level), String> {
+        let mut targets = given.targets;
+        match (given.host, given.port) {
+            (None, None) => {}
+            (Some(host), Some(port)) if host.contains(':') => targets.push(format!("[{host}]:{port}")),
+            (Some(host), Some(port)) => targets.push(format!("{host}:{port}")),
+            (Some(host), None) => {
+                return Err(format!("--host {host} without --port (write -h HOST -p PORT, or HOST:PORT)"))
+            }
+            (None, Some(port)) => {
+                return Err(format!("--port {port} without --host (write -h HOST -p PORT, or HOST:PORT)"))
+            }
+        }
+        targets.extend(compose.paths);
+        let (timeout, single_round) = match (given.timeout, compose.timeout) {
+            (Some(timeout), _) | (None, Some(Timeout::After(timeout))) => (timeout, false),
+            (None, Some(Timeout::FirstAttempt)) => (Duration::ZERO, true),
+            (None, None) => (Duration::from_secs(600), false),
+        };
+        let command = if given.command.is_empty() { compose.command.unwrap_or_default() } else { given.command };
+        let request = Request {
+            targets,
+            started,
+            timeout,
+            interval: given.interval.or(compose.interval).unwrap_or(Duration::from_millis(250)),
+            connect_timeout: given.connect_timeout.or(compose.connect_timeout).unwrap_or(Duration::from_secs(1)),
+            want: if given.closed { Want::Closed } else { Want::Open },
+            single_round,
+            before: compose.before,
+            after: compose.after,
+            command,
+        };
+        Ok((request, given.level.or(compose.level).unwrap_or(Level::Normal)))
+    }
 }
 
 /// Why the run did not end with every target ready (or the command running).
@@ -61,11 +123,19 @@ impl std::fmt::Display for Error {
 /// Waits, then execs the command (returning only if that fails) or returns.
 pub fn run(request: &Request, diag: Diag) -> Result<(), Error> {
     let targets = collect_targets(&request.targets).map_err(Error::Usage)?;
+    // docker-compose-wait's timer starts after its WAIT_BEFORE pause.
+    let started = if request.before.is_zero() {
+        request.started
+    } else {
+        std::thread::sleep(request.before);
+        Instant::now()
+    };
     let settings = Settings {
-        deadline: (!request.timeout.is_zero()).then(|| request.started + request.timeout),
+        deadline: (!request.timeout.is_zero()).then(|| started + request.timeout),
         interval: request.interval,
         connect_timeout: request.connect_timeout,
         want: request.want,
+        single_round: request.single_round,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,7 +144,11 @@ pub fn run(request: &Request, diag: Diag) -> Result<(), Error> {
     let outcome = runtime.block_on(wait_or_signal(&targets, settings, diag));
     // A lookup stuck in the resolver must not hold up the exit.
     runtime.shutdown_background();
-    match outcome? {
+    let outcome = outcome?;
+    if outcome == Outcome::Ready {
+        std::thread::sleep(request.after);
+    }
+    match outcome {
         Outcome::Ready if request.command.is_empty() => Ok(()),
         Outcome::Ready => Err(Error::Exec(exec::exec_inheriting(&request.command))),
         Outcome::Broken(why) => Err(Error::Internal(why)),
@@ -107,7 +181,7 @@ fn collect_targets(given: &[String]) -> Result<Vec<Target>, String> {
         }
     }
     if targets.is_empty() {
-        return Err("no target given: pass host:port (or set WAIT_HOSTS); see --help".into());
+        return Err("no target given: pass host:port (or set WAIT_HOSTS or WAIT_PATHS); see --help".into());
     }
     Ok(targets)
 }

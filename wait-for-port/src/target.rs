@@ -14,6 +14,8 @@ pub enum Endpoint {
         port: u16,
     },
     Unix(PathBuf),
+    /// A file that must exist (docker-compose-wait's WAIT_PATHS).
+    File(PathBuf),
 }
 
 /// A parsed target, displayed as the user wrote it.
@@ -33,40 +35,48 @@ impl std::str::FromStr for Target {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Target, String> {
-        let endpoint = parse_endpoint(text).map_err(|why| format!("invalid target '{text}': {why}"))?;
+        let endpoint = parse_endpoint(text).map_err(|why| match why.contains("write") {
+            true => format!("invalid target '{text}': {why}"),
+            false => {
+                format!("invalid target '{text}': {why} (write host:port such as db:5432, [v6addr]:port, unix:/path)")
+            }
+        })?;
         Ok(Target { text: text.to_string(), endpoint })
     }
 }
 
 fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
     if let Some(rest) = text.strip_prefix("unix:") {
-        return parse_unix(rest).map(Endpoint::Unix);
+        return parse_path(rest, "socket", "unix").map(Endpoint::Unix);
+    }
+    if let Some(rest) = text.strip_prefix("file:") {
+        return parse_path(rest, "file", "file").map(Endpoint::File);
     }
     if let Some((scheme, rest)) = text.split_once("://") {
         return match scheme {
             "tcp" => parse_host_port(rest),
-            _ => Err(format!("unknown scheme '{scheme}' (use host:port, tcp://host:port or unix:/path)")),
+            _ => Err(format!("unknown scheme '{scheme}' (use host:port, tcp://host:port, unix:/path or file:/path)")),
         };
     }
     parse_host_port(text)
 }
 
 /// `unix:/path`, `unix:relative/path`, or the URL form `unix:///path`
-/// (dockerize's). A URL's authority must be empty: `unix://run/app.sock`
-/// is a typo for an absolute path, not a relative one.
-fn parse_unix(rest: &str) -> Result<PathBuf, String> {
+/// (dockerize's); the same for `file:`. A URL's authority must be empty:
+/// `unix://run/app.sock` is a typo for an absolute path, not a relative one.
+fn parse_path(rest: &str, what: &str, scheme: &str) -> Result<PathBuf, String> {
     let path = match rest.strip_prefix("//") {
         Some(after) if !after.is_empty() && !after.starts_with('/') => {
-            return Err(format!("'{after}' after unix:// is not an absolute path (write unix:///{after})"));
+            return Err(format!("'{after}' after {scheme}:// is not an absolute path (write {scheme}:///{after})"));
         }
         Some(after) => after,
         None => rest,
     };
     if path.is_empty() {
-        return Err("empty socket path (write unix:/path/to.sock)".into());
+        return Err(format!("empty {what} path (write {scheme}:/path)"));
     }
     if path.bytes().all(|b| b == b'/') {
-        return Err(format!("'{path}' is the root directory, not a socket"));
+        return Err(format!("'{path}' is the root directory, not a {what}"));
     }
     Ok(PathBuf::from(path))
 }
@@ -111,7 +121,7 @@ fn explain_extra_colons(text: &str, host: &str) -> String {
         format!("an IPv6 address needs brackets and a port: [{text}]:PORT")
     } else {
         let scheme = text.split(':').next().unwrap_or_default();
-        format!("unknown scheme '{scheme}' (use host:port, tcp://host:port or unix:/path)")
+        format!("unknown scheme '{scheme}' (use host:port, tcp://host:port, unix:/path or file:/path)")
     }
 }
 
@@ -204,6 +214,7 @@ mod tests {
         assert_eq!(parse("unix:/run/app.sock"), Ok(Endpoint::Unix("/run/app.sock".into())));
         assert_eq!(parse("unix:///run/app.sock"), Ok(Endpoint::Unix("/run/app.sock".into())));
         assert_eq!(parse("unix:app.sock"), Ok(Endpoint::Unix("app.sock".into())));
+        assert_eq!(parse("file:///run/ready"), Ok(Endpoint::File("/run/ready".into())));
     }
 
     #[test]
@@ -318,9 +329,9 @@ mod tests {
                 Ok(target) => {
                     proptest::prop_assert_eq!(target.to_string(), text.clone());
                     match target.endpoint {
-                        Endpoint::Unix(path) => {
+                        Endpoint::Unix(path) | Endpoint::File(path) => {
                             let path = path.to_string_lossy().into_owned();
-                            proptest::prop_assert!(text.starts_with("unix:"));
+                            proptest::prop_assert!(text.starts_with("unix:") || text.starts_with("file:"));
                             proptest::prop_assert!(!path.is_empty(), "an empty socket path from {text:?}");
                             proptest::prop_assert!(!path.trim_matches('/').is_empty(), "{path:?} from {text:?}");
                         }

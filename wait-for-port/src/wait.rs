@@ -27,6 +27,9 @@ pub struct Settings {
     pub interval: Duration,
     pub connect_timeout: Duration,
     pub want: Want,
+    /// One attempt at each target, then the outcome (docker-compose-wait's
+    /// WAIT_TIMEOUT=0).
+    pub single_round: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -70,13 +73,26 @@ pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Out
             status.last_failure = failure;
         }));
     }
+    let unready = |statuses: &Statuses| -> Vec<(String, String)> {
+        let statuses = lock(statuses);
+        targets
+            .iter()
+            .zip(statuses.iter())
+            .filter_map(|(target, status)| status.unready_because().map(|why| (target.to_string(), why)))
+            .collect()
+    };
     let all_done = async {
         while let Some(finished) = tasks.join_next().await {
             if let Err(err) = finished {
                 return Outcome::Broken(err.to_string());
             }
         }
-        Outcome::Ready
+        // Every task ends once its target is ready, or after its one
+        // attempt in a single round.
+        match unready(&statuses) {
+            unready if unready.is_empty() => Outcome::Ready,
+            unready => Outcome::TimedOut(unready),
+        }
     };
     let deadline = async {
         match settings.deadline {
@@ -86,15 +102,7 @@ pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Out
     };
     tokio::select! {
         outcome = all_done => outcome,
-        () = deadline => {
-            let statuses = lock(&statuses);
-            let unready = targets
-                .iter()
-                .zip(statuses.iter())
-                .filter_map(|(target, status)| status.unready_because().map(|why| (target.to_string(), why)))
-                .collect();
-            Outcome::TimedOut(unready)
-        }
+        () = deadline => Outcome::TimedOut(unready(&statuses)),
     }
 }
 
@@ -118,7 +126,8 @@ async fn until_done(target: Target, settings: Settings, diag: Diag, prober: Prob
     let mut started_attempts = 0u64;
     loop {
         tokio::select! {
-            () = tokio::time::sleep_until(next_start), if running.len() < MAX_OVERLAPPING_ATTEMPTS => {
+            () = tokio::time::sleep_until(next_start),
+                if running.len() < MAX_OVERLAPPING_ATTEMPTS && !(settings.single_round && started_attempts > 0) => {
                 started_attempts += 1;
                 let now = Instant::now();
                 let limit = match settings.deadline {
@@ -148,6 +157,9 @@ async fn until_done(target: Target, settings: Settings, diag: Diag, prober: Prob
                 };
                 diag.verbose(format_args!("{target}: {failure} (attempt {attempt})"));
                 report(Some(failure));
+                if settings.single_round {
+                    return;
+                }
             }
         }
     }

@@ -25,12 +25,31 @@ pub fn binary() -> PathBuf {
     }
 }
 
+/// Every variable wait-for-port reads: its own and docker-compose-wait's.
+const VARIABLES: &[&str] = &[
+    "WAIT_HOSTS",
+    "WAIT_FOR_PORT_TIMEOUT",
+    "WAIT_FOR_PORT_INTERVAL",
+    "WAIT_FOR_PORT_CONNECT_TIMEOUT",
+    "WAIT_TIMEOUT",
+    "WAIT_HOSTS_TIMEOUT",
+    "WAIT_SLEEP_INTERVAL",
+    "WAIT_HOST_CONNECT_TIMEOUT",
+    "WAIT_BEFORE",
+    "WAIT_BEFORE_HOSTS",
+    "WAIT_AFTER",
+    "WAIT_AFTER_HOSTS",
+    "WAIT_PATHS",
+    "WAIT_COMMAND",
+    "WAIT_LOGGER_LEVEL",
+];
+
 pub fn command() -> Command {
     let mut command = Command::new(binary());
     // Keep the user's environment from changing defaults under test.
-    for var in ["WAIT_HOSTS", "WAIT_FOR_PORT_TIMEOUT", "WAIT_FOR_PORT_INTERVAL", "WAIT_FOR_PORT_CONNECT_TIMEOUT"] {
+    VARIABLES.iter().for_each(|var| {
         command.env_remove(var);
-    }
+    });
     command
 }
 
@@ -115,9 +134,9 @@ pub fn in_private_mounts(hosts: &Path, resolv: &Path) -> Command {
     command.args(["--mount", "--propagation", "private", "sh", "-c"]);
     command.arg(r#"mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@""#);
     command.arg("sh").arg(hosts).arg(resolv).arg(binary());
-    for var in ["WAIT_HOSTS", "WAIT_FOR_PORT_TIMEOUT", "WAIT_FOR_PORT_INTERVAL", "WAIT_FOR_PORT_CONNECT_TIMEOUT"] {
+    VARIABLES.iter().for_each(|var| {
         command.env_remove(var);
-    }
+    });
     command
 }
 
