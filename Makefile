@@ -45,7 +45,7 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: demo wheels deb build binaries images lint fixtures test test-crates test-images bench \
+.PHONY: demo wheels deb dist build binaries images lint fixtures test test-crates test-images bench \
 	deps-build deps-lint deps-test deps-bench deps-images clean
 
 ## demo: pack the example app (examples/polls) into a slim image: test it against
@@ -73,6 +73,11 @@ deb: binaries deps-images
 	@APP_DIR=$(APP_DIR) PACKAGE=$(PACKAGE) VERSION=$(VERSION) SUITE=$(SUITE) \
 	  EXTRA_CA_CERT="$(BUILD_CA_CERT)" packaging/deb/make-deb
 
+## dist: the static tools as dist/venvkit-<version>-<arch>.tar.gz and a venvkit-tools .deb, with SHA256SUMS
+dist: binaries
+	$(call apt_ensure,dpkg-dev)
+	@packaging/tools/make-dist dist
+
 ## build: static release binaries in target/bin, with their sizes
 build: binaries
 	@for tool in $(TOOLS); do \
@@ -84,9 +89,10 @@ binaries: deps-build
 	@mkdir -p $(BIN_DIR)
 	@for tool in $(TOOLS); do install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; done
 
-## images: venvkit/base, venvkit/build and venvkit/python for bookworm and trixie, with sizes
+## images: venvkit/tools, and venvkit/base, venvkit/build and venvkit/python for bookworm and
+## trixie, with sizes; REFRESH=1 remakes them from Debian's archive as it is now
 images: binaries deps-images
-	@EXTRA_CA_CERT="$(EXTRA_CA_CERT)" images/make-images
+	@EXTRA_CA_CERT="$(EXTRA_CA_CERT)" REFRESH="$(REFRESH)" images/make-images
 
 ## test: formatting, clippy and shellcheck first (failing fast), then the crates' tests
 ## against the release binaries, then the images' suite

@@ -11,6 +11,12 @@ conf() {
 }
 
 venvkit_tools() { conf tools; }
+
+# The workspace's version (Cargo.toml's [workspace.package] version).
+venvkit_version() {
+    awk -F'"' '/^\[workspace.package\]/ { section = 1 } section && /^version/ { print $2; exit }' \
+        "$VENVKIT_REPO/Cargo.toml"
+}
 venvkit_suites() { conf suite | awk '{ print $1 }' | xargs; }
 
 # python_version SUITE: the Python that SUITE ships.

@@ -101,3 +101,26 @@ fn attempts(text: &str) -> Result<u32, String> {
         _ => Err(format!("'{text}' is not a number of attempts (write a whole number from 1 to 100)")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// snakepacker's apt-install passed its arguments to `apt-get install -y`,
+    /// so Dockerfiles written for it carry apt-get's flags.
+    #[test]
+    fn apt_get_flags_from_snakepacker_dockerfiles_are_accepted_and_are_not_packages() {
+        for flags in [
+            &["-y"][..],
+            &["--yes"],
+            &["--assume-yes"],
+            &["--no-install-recommends"],
+            &["-y", "--no-install-recommends"],
+        ] {
+            let args = ["apt-install"].iter().chain(flags).chain(&["tree", "libpq5"]);
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+            assert_eq!(cli.packages, ["tree", "libpq5"], "{flags:?}");
+            assert!(!cli.install_recommends);
+        }
+    }
+}

@@ -98,3 +98,64 @@ fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
     );
     assert!(!cached("--prefix /app-layer /src"), "the app itself was not rebuilt");
 }
+
+#[test]
+fn the_release_runs_on_a_read_only_root_without_a_tmpfs_as_docker_gives_it() {
+    let engine = engine_with_images();
+    demo_output();
+    let name = format!("venvkit-test-read-only-{}", std::process::id());
+    // docker --read-only mounts no tmpfs on /tmp; podman's does unless told not to.
+    let started =
+        engine.run(&["run", "-d", "--name", &name, "--read-only", "--read-only-tmpfs=false", "venvkit/polls:latest"]);
+    assert_eq!(started.code(), 0, "{}", started.stderr);
+    // Django answers 404 for an unknown path without asking the database.
+    // `exec` bypasses the image's ENTRYPOINT, so entrypoint is named to activate the venv.
+    let ask = "import urllib.request as r, urllib.error as e\ntry: r.urlopen('http://127.0.0.1:8000/nowhere')\nexcept e.HTTPError as err: print(err.code)";
+    let answered = engine.run(&[
+        "exec",
+        &name,
+        "entrypoint",
+        "wait-for-port",
+        "-q",
+        "-t",
+        "30s",
+        "127.0.0.1:8000",
+        "--",
+        "python",
+        "-c",
+        ask,
+    ]);
+    let logs = engine.run(&["logs", &name]);
+    engine.run(&["rm", "-f", &name]);
+    assert_eq!(answered.stdout.trim(), "404", "{}{}\nlogs: {}", answered.stdout, answered.stderr, logs.stderr);
+    assert!(!logs.stderr.contains("No usable temporary directory"), "{}", logs.stderr);
+}
+
+#[test]
+fn a_command_killed_by_sigterm_in_the_release_is_143_not_a_success() {
+    let engine = engine_with_images();
+    demo_output();
+    let env = engine.inspect("venvkit/polls:latest", "{{range .Config.Env}}{{println .}}{{end}}");
+    assert!(!env.contains("ENTRYPOINT_REMAP_EXIT"), "the template remaps exit codes for every command: {env}");
+    let killed = engine.run(&[
+        "run",
+        "--rm",
+        "venvkit/polls:latest",
+        "python",
+        "-c",
+        "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
+    ]);
+    assert_eq!(killed.code(), 143, "{}", killed.stderr);
+}
+
+#[test]
+fn the_release_carries_the_apps_labels_not_venvkits() {
+    let engine = engine_with_images();
+    demo_output();
+    let label =
+        |name: &str| engine.inspect("venvkit/polls:latest", &format!("{{{{index .Config.Labels \"{name}\"}}}}"));
+    assert_eq!(label("org.opencontainers.image.title"), "polls");
+    assert_eq!(label("org.opencontainers.image.version"), "1.0.0");
+    assert_eq!(label("org.opencontainers.image.base.name"), "venvkit/python:3.11-bookworm");
+    assert!(!label("org.opencontainers.image.source").contains("venvkit/venvkit"), "venvkit's source on the app");
+}

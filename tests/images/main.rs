@@ -9,6 +9,7 @@ mod contents;
 mod deb;
 mod demo;
 mod derived;
+mod dist;
 mod lint;
 mod reproducible;
 mod runtime;

@@ -3,8 +3,8 @@
 
 use crate::support::*;
 
-/// The epoch `make images` used for `what` (a file it writes).
-fn epoch_of(what: &str) -> String {
+/// A file `make images` writes under target/images, e.g. the epoch it used.
+fn images_file(what: &str) -> String {
     let path = repo().join("target/images").join(what);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (make images writes it)", path.display()))
@@ -13,13 +13,28 @@ fn epoch_of(what: &str) -> String {
 }
 
 fn epoch() -> String {
-    epoch_of("source-date-epoch")
+    images_file("source-date-epoch")
 }
 
-fn reproducible_build(engine: &Engine, context: &std::path::Path, tag: &str, epoch: &str) -> String {
+/// The `--build-arg` values `make images` built base for `suite` with
+/// (labels: version, revision, date, base digest), one `NAME=value` a line.
+fn base_build_args(suite: &str) -> Vec<String> {
+    images_file(&format!("build-args/base-{suite}")).lines().map(String::from).collect()
+}
+
+fn reproducible_build(
+    engine: &Engine,
+    context: &std::path::Path,
+    tag: &str,
+    epoch: &str,
+    build_args: &[String],
+) -> String {
     let mut args = vec!["--no-cache", "--timestamp", epoch];
     let epoch_arg = format!("SOURCE_DATE_EPOCH={epoch}");
     args.extend_from_slice(&["--build-arg", &epoch_arg, "--build-arg", "SUITE=bookworm"]);
+    for arg in build_args {
+        args.extend_from_slice(&["--build-arg", arg]);
+    }
     let built = engine.build(context, tag, &args);
     assert_eq!(built.code(), 0, "{tag}: {}{}", built.stdout, built.stderr);
     let id = engine.inspect(tag, "{{.Id}}");
@@ -31,7 +46,13 @@ fn reproducible_build(engine: &Engine, context: &std::path::Path, tag: &str, epo
 fn rebuilding_base_from_nothing_gives_the_same_image_id() {
     let engine = engine_with_images();
     let context = repo().join("target/images/context-base");
-    let rebuilt = reproducible_build(&engine, &context, "venvkit-test/base-again:bookworm", &epoch());
+    let rebuilt = reproducible_build(
+        &engine,
+        &context,
+        "venvkit-test/base-again:bookworm",
+        &epoch(),
+        &base_build_args("bookworm"),
+    );
     assert_eq!(rebuilt, engine.inspect(&base("bookworm"), "{{.Id}}"));
 }
 
@@ -40,8 +61,8 @@ fn an_apt_install_layer_built_twice_from_nothing_has_the_same_image_id() {
     let engine = engine_with_images();
     let context = Scratch::new("apt-layer");
     context.write("Dockerfile", format!("FROM {}\nRUN apt-install tree\n", base("bookworm")));
-    let first = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:1", &epoch());
-    let second = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:2", &epoch());
+    let first = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:1", &epoch(), &[]);
+    let second = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:2", &epoch(), &[]);
     assert_eq!(first, second);
 }
 
@@ -54,7 +75,7 @@ fn the_debian_tarball_made_twice_with_the_same_epoch_is_byte_identical_needs_roo
         return;
     }
     let again = Scratch::new("rootfs-again");
-    let epoch = epoch_of("debian-bookworm-slim/source-date-epoch");
+    let epoch = images_file("debian-bookworm-slim/source-date-epoch");
     let output = std::process::Command::new(repo().join("images/debian-slim/make-rootfs"))
         .args(["bookworm", again.path("rootfs.tar").to_str().unwrap()])
         .env("SOURCE_DATE_EPOCH", &epoch)
@@ -66,6 +87,6 @@ fn the_debian_tarball_made_twice_with_the_same_epoch_is_byte_identical_needs_roo
 
     // The same tarball gives the same image: the one make images tagged.
     std::fs::copy(repo().join("images/debian-slim/Containerfile"), again.path("Containerfile")).unwrap();
-    let rebuilt = reproducible_build(&engine, &again.0, "venvkit-test/debian-again:bookworm-slim", &epoch);
+    let rebuilt = reproducible_build(&engine, &again.0, "venvkit-test/debian-again:bookworm-slim", &epoch, &[]);
     assert_eq!(rebuilt, engine.inspect("docker.io/library/debian:bookworm-slim", "{{.Id}}"));
 }

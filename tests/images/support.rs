@@ -33,7 +33,10 @@ pub fn python(suite: &str) -> String {
     format!("venvkit/python:{version}-{suite}")
 }
 
-/// Every image `make images` builds.
+/// The image holding only the four tools, for `COPY --from` into other bases.
+pub const TOOLS: &str = "venvkit/tools:latest";
+
+/// Every Debian-based image `make images` builds (all but [`TOOLS`]).
 pub fn all_images() -> Vec<String> {
     suites().into_iter().flat_map(|(suite, _)| [base(suite), build(suite), python(suite)]).collect()
 }
@@ -105,7 +108,8 @@ pub fn engine_with_images() -> Engine {
     let missing: Vec<String> = if engine.command().arg("--version").output().is_err() {
         vec!["podman".to_string()]
     } else {
-        all_images().into_iter().filter(|image| !engine.has_image(image)).collect()
+        let wanted = all_images().into_iter().chain([TOOLS.to_string()]);
+        wanted.filter(|image| !engine.has_image(image)).collect()
     };
     assert!(missing.is_empty(), "{} missing: run `make images` (make test does)", missing.join(", "));
     engine
