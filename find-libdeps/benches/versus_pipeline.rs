@@ -22,16 +22,17 @@ const SHLIBDEPS: &str = "mkdir -p /tmp/venvkit-bench/debian && cd /tmp/venvkit-b
     | xargs dpkg-shlibdeps -O >/dev/null 2>&1";
 
 fn main() {
-    let rootfs = support::venv_rootfs();
+    let venvs = support::venv_rootfs();
+    let bench = venvkit_suites::rootfs::bench_venv();
     let ours = bin_dir().join("find-libdeps");
-    std::fs::copy(&ours, rootfs.join("usr/local/bin/find-libdeps")).unwrap();
-    for venv in ["/opt/source-venv", "/opt/wheel-venv"] {
+    for (rootfs, venv) in [(&venvs, "/opt/source-venv"), (&venvs, "/opt/wheel-venv"), (&bench, "/opt/bench-venv")] {
+        std::fs::copy(&ours, rootfs.join("usr/local/bin/find-libdeps")).unwrap();
         let files = count_files(&rootfs.join(venv.trim_start_matches('/')));
         println!("{venv}: {files} files\n");
         println!("{:<40} {:>12} {:>10}", "median", "time", "ratio");
         let chroot = |script: &str| {
             let mut command = Command::new("chroot");
-            command.arg(&rootfs).args(["sh", "-c", script, venv]);
+            command.arg(rootfs).args(["sh", "-c", script, venv]);
             command
         };
         let ours_time = median(20, || timed(&mut chroot("exec find-libdeps \"$0\"")));
@@ -41,15 +42,17 @@ fn main() {
             started.elapsed()
         });
         let pipeline = median(5, || timed(&mut chroot(PIPELINE)));
-        let shlibdeps = median(3, || timed(&mut chroot(SHLIBDEPS)));
         let row = |what: &str, time: Duration| {
             println!("{what:<40} {:>9.1} ms {:>9.1}x", ms(time), ms(time) / ms(ours_time));
         };
         row("find-libdeps (in the rootfs)", ours_time);
         row("bare walk, 4 bytes a file (in-process)", walk);
         row("find | ldd | dpkg-query pipeline", pipeline);
-        row("dpkg-shlibdeps on every ELF file", shlibdeps);
-        println!("goals: >= 20x faster than the pipeline; within 3x of the bare walk\n");
+        if venv != "/opt/bench-venv" {
+            let shlibdeps = median(3, || timed(&mut chroot(SHLIBDEPS)));
+            row("dpkg-shlibdeps on every ELF file", shlibdeps);
+        }
+        println!("goals: <= 1.5x the bare walk; >= 10x faster than the pipeline\n");
     }
 }
 

@@ -3,46 +3,88 @@
 
 use std::fmt::Write;
 
+use std::collections::BTreeSet;
+
 use crate::analysis::Explained;
+use crate::loads::Unresolved;
 use crate::resolve::Missing;
+use crate::versions::Unmet;
 
 /// Every edge with its owner (`name` or `name:arch` for a package foreign
-/// to `native`), the packages, and what was not found.
-pub fn json(edges: &[Explained], packages: &[String], missing: &[&Missing], native: &str) -> String {
+/// to `native`), the packages, what was not found, the run-time loads
+/// found nowhere, and the symbol versions no library defines.
+pub fn json(
+    edges: &[Explained],
+    packages: &[String],
+    missing: &BTreeSet<Missing>,
+    unresolved: &[Unresolved],
+    unmet: &BTreeSet<Unmet>,
+    native: &str,
+) -> String {
     let mut out = String::from("{\n  \"packages\": [");
     out.push_str(&packages.iter().map(|p| quote(p)).collect::<Vec<_>>().join(", "));
-    out.push_str("],\n  \"edges\": [");
-    for (index, explained) in edges.iter().enumerate() {
+    out.push(']');
+    let edges = edges.iter().map(|explained| {
         let edge = explained.edge;
         let (package, version) = match explained.package {
             Some(package) => (quote(&package.id.qualified(native)), quote(&package.version)),
             None => ("null".into(), "null".into()),
         };
-        let _ = write!(
-            out,
-            "{}\n    {{\"file\": {}, \"needed\": {}, \"how\": {}, \"path\": {}, \"in_tree\": {}, \"package\": {package}, \"version\": {version}}}",
-            if index == 0 { "" } else { "," },
+        format!(
+            "{{\"file\": {}, \"needed\": {}, \"how\": {}, \"path\": {}, \"in_tree\": {}, \"package\": {package}, \"version\": {version}}}",
             quote(&edge.file.to_string_lossy()),
             quote(&edge.needed),
             quote(&edge.how.describe()),
             quote(&edge.path.to_string_lossy()),
             edge.in_tree,
-        );
-    }
-    out.push_str(if edges.is_empty() { "],\n  \"missing\": [" } else { "\n  ],\n  \"missing\": [" });
-    for (index, missing) in missing.iter().enumerate() {
+        )
+    });
+    array(&mut out, "edges", edges);
+    let missing = missing.iter().map(|missing| {
         let searched: Vec<String> = missing.searched.iter().map(|dir| quote(&dir.to_string_lossy())).collect();
-        let _ = write!(
-            out,
-            "{}\n    {{\"file\": {}, \"needed\": {}, \"searched\": [{}]}}",
-            if index == 0 { "" } else { "," },
+        format!(
+            "{{\"file\": {}, \"needed\": {}, \"searched\": [{}]}}",
             quote(&missing.file.to_string_lossy()),
             quote(&missing.needed),
             searched.join(", ")
-        );
-    }
-    out.push_str(if missing.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
+        )
+    });
+    array(&mut out, "missing", missing);
+    let unresolved = unresolved.iter().map(|load| {
+        let candidates: Vec<String> = load.candidates.iter().map(|c| quote(&c.to_string())).collect();
+        format!(
+            "{{\"file\": {}, \"line\": {}, \"call\": {}, \"candidates\": [{}]}}",
+            quote(&load.file.to_string_lossy()),
+            load.line,
+            quote(load.api.describe()),
+            candidates.join(", ")
+        )
+    });
+    array(&mut out, "unresolved_loads", unresolved);
+    let unmet = unmet.iter().map(|unmet| {
+        format!(
+            "{{\"file\": {}, \"needed\": {}, \"version\": {}, \"library\": {}}}",
+            quote(&unmet.file.to_string_lossy()),
+            quote(&unmet.needed),
+            quote(&unmet.version),
+            quote(&unmet.library.to_string_lossy())
+        )
+    });
+    array(&mut out, "unmet_versions", unmet);
+    out.push_str("\n}\n");
     out
+}
+
+/// `,\n  "name": [...]`, one item a line.
+fn array(out: &mut String, name: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    let _ = write!(out, ",\n  {}: [", quote(name));
+    if !items.is_empty() {
+        out.push_str("\n    ");
+        out.push_str(&items.join(",\n    "));
+        out.push_str("\n  ");
+    }
+    out.push(']');
 }
 
 /// A JSON string literal.

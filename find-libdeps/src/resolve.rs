@@ -13,6 +13,13 @@ use venvkit_common::root::Root;
 use venvkit_elf::arch::Arch;
 use venvkit_elf::Elf;
 
+/// A library the search found: the path it was opened through, how, and
+/// which file it is.
+pub type Found = (PathBuf, How, FileKey);
+
+/// A search's answer: found, or every directory searched.
+pub type Searched = Result<Found, Vec<PathBuf>>;
+
 /// Where a dependency was found.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum How {
@@ -30,6 +37,14 @@ pub enum How {
     TreeSoname,
     /// The program interpreter (PT_INTERP).
     Interpreter,
+    /// Python code loads it at run time: the call, and where it is
+    /// (`path:line`).
+    Python {
+        api: crate::python::Api,
+        at: String,
+    },
+    /// A run of the app mapped it: recorded in this file (`--loaded`).
+    Recorded(PathBuf),
 }
 
 impl How {
@@ -43,6 +58,8 @@ impl How {
             How::AlreadyLoaded => "already loaded".into(),
             How::TreeSoname => "in-tree soname (load-order dependent)".into(),
             How::Interpreter => "interpreter".into(),
+            How::Python { api, at } => format!("{} in {at}", api.describe()),
+            How::Recorded(file) => format!("recorded in {}", file.display()),
         }
     }
 }
@@ -62,6 +79,9 @@ pub struct Edge {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Missing {
     pub file: PathBuf,
+    /// The path the needing object was opened through, when it is not
+    /// `file` (a symlink elsewhere): its `$ORIGIN` is that path's directory.
+    pub opened: Option<PathBuf>,
     pub needed: String,
     pub searched: Vec<PathBuf>,
 }
@@ -84,6 +104,14 @@ pub struct Resolver<'a> {
     /// Every candidate path examined, with its verdict: each load of each
     /// root asks about the same few hundred paths.
     candidates: std::cell::RefCell<HashMap<PathBuf, Option<FileKey>>>,
+    /// Directories as the search spells them (`$ORIGIN/../pkg.libs` of
+    /// each object) -> resolved inside the root; each prefix is resolved
+    /// once, not once per spelling.
+    directories: std::cell::RefCell<HashMap<PathBuf, Option<PathBuf>>>,
+    /// Resolved paths examined, whatever path led there.
+    files: std::cell::RefCell<HashMap<PathBuf, Option<FileKey>>>,
+    /// Answers of [`Resolver::search_once`], by (object, opened as, name).
+    searches: std::cell::RefCell<HashMap<(usize, PathBuf, String), Searched>>,
 }
 
 /// One object of a load: which object, the name it was loaded by, the path
@@ -106,7 +134,19 @@ impl<'a> Resolver<'a> {
     ) -> Resolver<'a> {
         let by_key = objects.iter().enumerate().map(|(index, object)| (object.key, index)).collect();
         let tree_sonames = objects.iter().filter_map(|object| object.dynamic.soname.as_deref()).collect();
-        Resolver { root, arch, ld_so_conf, objects, by_key, tree_sonames, ignored, candidates: Default::default() }
+        Resolver {
+            root,
+            arch,
+            ld_so_conf,
+            objects,
+            by_key,
+            tree_sonames,
+            ignored,
+            candidates: Default::default(),
+            directories: Default::default(),
+            files: Default::default(),
+            searches: Default::default(),
+        }
     }
 
     /// Resolves the whole tree: every object that no other object of the
@@ -155,6 +195,7 @@ impl<'a> Resolver<'a> {
         let mut keys_loaded: HashSet<FileKey> = HashSet::from([self.objects[root].key]);
         let mut system_loaded: HashMap<String, PathBuf> = HashMap::new();
         let mut queue = VecDeque::from([0usize]);
+        let rooted_at_program = self.objects[root].dynamic.interpreter.is_some();
         while let Some(current) = queue.pop_front() {
             let object = &self.objects[loads[current].object];
             if let Some(interpreter) = &object.dynamic.interpreter {
@@ -196,7 +237,7 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 let chain = self.chain(&loads, current);
-                match self.search(needed, &chain) {
+                match self.search_once(needed, &chain) {
                     Ok((path, how, key)) => match self.by_key.get(&key) {
                         Some(&found) => {
                             resolution.edges.insert(Edge {
@@ -227,8 +268,10 @@ impl<'a> Resolver<'a> {
                             });
                         }
                     },
-                    Err(searched) if self.tree_sonames.contains(needed.as_str()) => {
-                        let _ = searched;
+                    // A SONAME a library of the tree has is already loaded only
+                    // in a process that loaded that library first: never at a
+                    // program's start, maybe when Python imports a module.
+                    Err(_) if !rooted_at_program && self.tree_sonames.contains(needed.as_str()) => {
                         resolution.warnings.insert(format!(
                             "{}: {needed} is found only because a library of the tree with that SONAME may be loaded first",
                             object.path.display()
@@ -245,8 +288,13 @@ impl<'a> Resolver<'a> {
                         });
                     }
                     Err(searched) => {
+                        // Worth naming only when its $ORIGIN is another directory.
+                        let opened = &loads[current].opened;
+                        let directory = |path: &Path| path.parent().and_then(|dir| self.root.canonicalize(dir));
+                        let elsewhere = directory(opened) != directory(&object.path);
                         resolution.missing.insert(Missing {
                             file: object.path.clone(),
+                            opened: elsewhere.then(|| opened.clone()),
                             needed: needed.clone(),
                             searched,
                         });
@@ -269,16 +317,42 @@ impl<'a> Resolver<'a> {
         chain
     }
 
+    /// [`Resolver::search`], remembered where its answer depends only on
+    /// the object, the path it was opened through and the name: when no
+    /// object of the chain lends an RPATH (auditwheel's wheels use RUNPATH),
+    /// which is every load of most trees, resolved once per root object.
+    fn search_once(&self, needed: &str, chain: &[(usize, PathBuf)]) -> Result<Found, Vec<PathBuf>> {
+        let lends = |(index, _): &(usize, PathBuf)| {
+            let dynamic = &self.objects[*index].dynamic;
+            !dynamic.rpath.is_empty() && dynamic.runpath.is_empty()
+        };
+        let object = &self.objects[chain[0].0];
+        if object.dynamic.runpath.is_empty() && chain.iter().any(lends) {
+            return self.search(needed, chain);
+        }
+        let key = (chain[0].0, chain[0].1.clone(), needed.to_string());
+        if let Some(known) = self.searches.borrow().get(&key) {
+            return known.clone();
+        }
+        let answer = self.search(needed, chain);
+        self.searches.borrow_mut().insert(key, answer.clone());
+        answer
+    }
+
     /// glibc's order: a name with `/` is a path; else the RPATHs (only if
     /// the object has no RUNPATH: its own, then each loader's that has no
     /// RUNPATH either), the object's RUNPATH, ld.so.conf, the default dirs.
     /// Returns the path as opened, or every directory searched.
-    fn search(&self, needed: &str, chain: &[(usize, PathBuf)]) -> Result<(PathBuf, How, FileKey), Vec<PathBuf>> {
+    fn search(&self, needed: &str, chain: &[(usize, PathBuf)]) -> Result<Found, Vec<PathBuf>> {
+        let (object, object_opened) = (&self.objects[chain[0].0], &chain[0].1);
+        // ld.so expands $ORIGIN, $LIB and $PLATFORM in DT_NEEDED too
+        // (`_dl_map_object`'s expand_dynamic_string_token).
+        let expanded = needed.contains('$').then(|| expand_tokens(needed, object_opened, self.arch));
+        let needed = expanded.as_deref().map(|p| p.to_str().unwrap_or(needed)).unwrap_or(needed);
         if needed.contains('/') {
             let path = PathBuf::from(needed);
             return self.candidate(&path).map(|key| (path.clone(), How::Path, key)).ok_or_else(|| vec![path]);
         }
-        let (object, object_opened) = (&self.objects[chain[0].0], &chain[0].1);
         let mut searched = Vec::new();
         let mut tried = HashSet::new();
         let mut attempt = |dir: &Path, how: How, searched: &mut Vec<PathBuf>| {
@@ -309,22 +383,47 @@ impl<'a> Resolver<'a> {
                 return Ok(found);
             }
         }
-        for dir in &self.ld_so_conf {
-            if let Some(found) = attempt(dir, How::LdSoConf, &mut searched) {
-                return Ok(found);
-            }
-        }
-        for dir in self.arch.default_dirs() {
-            if let Some(found) = attempt(Path::new(&dir), How::DefaultDir, &mut searched) {
+        for (dir, how) in self.system_dirs() {
+            if let Some(found) = attempt(&dir, how, &mut searched) {
                 return Ok(found);
             }
         }
         Err(searched)
     }
 
+    /// dlopen(3) of `name` by code without RPATH or RUNPATH (Python's
+    /// `_ctypes`): a path as it is, else ld.so.conf's directories and the
+    /// default ones.
+    pub fn search_system(&self, name: &str) -> Result<Found, Vec<PathBuf>> {
+        if name.contains('/') {
+            let path = PathBuf::from(name);
+            return self.candidate(&path).map(|key| (path.clone(), How::Path, key)).ok_or_else(|| vec![path]);
+        }
+        let mut searched = Vec::new();
+        let attempt = |dir: &Path, how: How, searched: &mut Vec<PathBuf>| {
+            searched.push(dir.to_path_buf());
+            let path = join_unnormalised(dir, name);
+            self.candidate(&path).map(|key| (path, how, key))
+        };
+        for (dir, how) in self.system_dirs() {
+            if let Some(found) = attempt(&dir, how, &mut searched) {
+                return Ok(found);
+            }
+        }
+        Err(searched)
+    }
+
+    /// The system's part of the search: ld.so.conf's directories (what
+    /// ld.so.cache holds), then the default ones.
+    fn system_dirs(&self) -> impl Iterator<Item = (PathBuf, How)> + '_ {
+        let conf = self.ld_so_conf.iter().map(|dir| (dir.clone(), How::LdSoConf));
+        let default = self.arch.default_dirs().into_iter().map(|dir| (PathBuf::from(dir), How::DefaultDir));
+        conf.chain(default)
+    }
+
     /// A file the loader would take: it exists and is an ELF object of our
     /// class and machine (others are skipped and the search goes on).
-    fn candidate(&self, path: &Path) -> Option<FileKey> {
+    pub fn candidate(&self, path: &Path) -> Option<FileKey> {
         if let Some(known) = self.candidates.borrow().get(path) {
             return *known;
         }
@@ -334,8 +433,54 @@ impl<'a> Resolver<'a> {
     }
 
     fn examine_candidate(&self, path: &Path) -> Option<FileKey> {
-        let resolved = self.root.canonicalize(path)?;
-        let host = self.root.host_path(&resolved);
+        let name = path.file_name()?;
+        let in_dir = self.resolve_directory(path.parent()?)?.join(name);
+        let resolved = match std::fs::symlink_metadata(self.root.host_path(&in_dir)) {
+            Ok(metadata) if metadata.file_type().is_symlink() => self.root.canonicalize(&in_dir)?,
+            Ok(_) => in_dir,
+            Err(_) => return None,
+        };
+        if let Some(known) = self.files.borrow().get(&resolved) {
+            return *known;
+        }
+        let verdict = self.examine_file(&resolved);
+        self.files.borrow_mut().insert(resolved, verdict);
+        verdict
+    }
+
+    /// A directory resolved inside the root (symlinks followed, then `..`),
+    /// through the cache: a new spelling costs one lstat per new component.
+    fn resolve_directory(&self, dir: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.directories.borrow().get(dir) {
+            return known.clone();
+        }
+        let resolved = match (dir.parent(), dir.file_name()) {
+            (None, _) => Some(PathBuf::from("/")),
+            (Some(parent), name) => self.resolve_directory(parent).and_then(|parent| {
+                let last = dir.components().next_back();
+                match (last, name) {
+                    (Some(std::path::Component::ParentDir), _) => {
+                        Some(parent.parent().map(Path::to_path_buf).unwrap_or(parent))
+                    }
+                    (_, Some(name)) => {
+                        let joined = parent.join(name);
+                        let metadata = std::fs::symlink_metadata(self.root.host_path(&joined)).ok()?;
+                        if metadata.file_type().is_symlink() {
+                            self.root.canonicalize(&joined)
+                        } else {
+                            metadata.is_dir().then_some(joined)
+                        }
+                    }
+                    _ => Some(parent),
+                }
+            }),
+        };
+        self.directories.borrow_mut().insert(dir.to_path_buf(), resolved.clone());
+        resolved
+    }
+
+    fn examine_file(&self, resolved: &Path) -> Option<FileKey> {
+        let host = self.root.host_path(resolved);
         let metadata = std::fs::metadata(&host).ok().filter(|m| m.is_file())?;
         let file = File::open(&host).ok()?;
         let elf = Elf::open(&file).ok()??;

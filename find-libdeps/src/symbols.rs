@@ -101,6 +101,9 @@ pub struct Depends {
     entries: BTreeMap<String, String>,
     /// Dependencies as written, in the order first met.
     others: Vec<String>,
+    /// (soname, package) of libraries whose package has neither a symbols
+    /// nor a shlibs file for them: no minimum version can be known.
+    pub without_information: Vec<(String, String)>,
 }
 
 /// A library one object needs from the system, with its owner.
@@ -112,7 +115,16 @@ pub struct Need<'a> {
 impl Depends {
     /// Adds what `elf` needs of `needs`, in DT_NEEDED order.
     pub fn add_object(&mut self, database: &Database, elf: &Elf<'_, std::fs::File>, needs: &[Need]) {
-        let symbols = undefined_symbols(elf);
+        self.add_needs(database, &undefined_symbols(elf), needs);
+    }
+
+    /// Adds libraries loaded at run time (dlopen): no symbol is bound at
+    /// link time, so each is needed at its smallest version.
+    pub fn add_loaded(&mut self, database: &Database, needs: &[Need]) {
+        self.add_needs(database, &[], needs);
+    }
+
+    fn add_needs(&mut self, database: &Database, symbols: &[String], needs: &[Need]) {
         let mut files: Vec<(usize, SymbolsFile)> = Vec::new();
         for (index, need) in needs.iter().enumerate() {
             let control = |kind| {
@@ -126,12 +138,20 @@ impl Depends {
             }
             match shlibs_entry(&control("shlibs").unwrap_or_default(), need.soname) {
                 Some(entry) => self.merge_template(entry, ""),
-                None => self.merge(&need.package.id.name, ""),
+                // dpkg-shlibdeps stops here ("no dependency information
+                // found"); the bare package is still listed.
+                None => {
+                    self.merge(&need.package.id.name, "");
+                    let unknown = (need.soname.to_string(), need.package.id.name.clone());
+                    if !self.without_information.contains(&unknown) {
+                        self.without_information.push(unknown);
+                    }
+                }
             }
         }
         // (library, template number) -> the highest version its used symbols need.
         let mut minimum: BTreeMap<(usize, usize), String> = BTreeMap::new();
-        for symbol in &symbols {
+        for symbol in symbols {
             // The first needed library whose symbols file knows the symbol
             // provides it, as dpkg-shlibdeps decides.
             let provider = files.iter().find_map(|(i, f)| f.lookup(needs[*i].soname, symbol).map(|found| (*i, found)));

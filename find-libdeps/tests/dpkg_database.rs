@@ -142,3 +142,18 @@ fn an_alternatives_link_maps_to_the_selected_provider() {
     let run = find_in(&root);
     assert_eq!((run.code(), run.stdout.as_str()), (0, "libq-provider-b\n"), "{}", run.stderr);
 }
+
+#[test]
+fn depends_for_a_library_with_neither_symbols_nor_shlibs_is_an_error_as_in_dpkg_shlibdeps() {
+    let root = root_with_libq("no-shlibs");
+    Dpkg::new(&root).package("libq1", false, &["/opt/q/lib/libq.so.1"]).write(Some("1\n"));
+    let depends = || run(command().args(["--format", "depends", "--root"]).arg(&root.0).arg("/app"));
+    let without = depends();
+    assert_eq!((without.code(), without.stdout.as_str()), (1, "libq1\n"), "{}", without.stderr);
+    let expected = "libq1: has neither a symbols nor a shlibs file for libq.so.1";
+    assert!(without.stderr.contains(expected), "{}", without.stderr);
+    // A shlibs file gives the dependency.
+    root.write("var/lib/dpkg/info/libq1.shlibs", b"libq 1 libq1 (>= 1.0)\n");
+    let with = depends();
+    assert_eq!((with.code(), with.stdout.as_str()), (0, "libq1 (>= 1.0)\n"), "{}", with.stderr);
+}

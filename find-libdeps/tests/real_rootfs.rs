@@ -128,3 +128,32 @@ fn depends_equals_dpkg_shlibdeps_minimum_versions_needs_root() {
     assert_eq!(ours.stdout.trim(), theirs);
     assert!(theirs.contains("libc6 (>= ") && theirs.contains("zlib1g (>= "), "a meaningful comparison: {theirs}");
 }
+
+#[test]
+fn a_trixie_program_checked_against_bookworm_fails_on_its_glibc_version_needs_root() {
+    require_root();
+    let (bookworm, trixie) = (rootfs("bookworm"), rootfs("trixie"));
+    let (tree, inner) = tree_in(&bookworm, "versions");
+    std::fs::copy(trixie.join("usr/bin/ls"), tree.path("ls")).unwrap();
+    let run = find(&bookworm, &[&inner]);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    let libc6 = std::fs::read_to_string(bookworm.join("var/lib/dpkg/status")).unwrap();
+    let version = libc6.split("\n\n").find(|p| p.starts_with("Package: libc6\n")).unwrap();
+    let version = version.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap();
+    let line = run.stderr.lines().find(|l| l.contains("GLIBC_2.38")).expect(&run.stderr);
+    let parts = [format!("{inner}/ls: needs version GLIBC_2.38 of libc.so.6"), format!("(from libc6 {version})")];
+    for part in parts.iter().map(String::as_str).chain(["whose newest is GLIBC_2.36"]) {
+        assert!(line.contains(part), "{part:?} not in {line}");
+    }
+    // Where the library is new enough, the same program passes.
+    let (tree, inner) = tree_in(&trixie, "versions");
+    std::fs::copy(trixie.join("usr/bin/ls"), tree.path("ls")).unwrap();
+    let run = find(&trixie, &[&inner]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    // --check says the same without a dpkg database.
+    let (tree, inner) = tree_in(&bookworm, "versions-check");
+    std::fs::copy(trixie.join("usr/bin/ls"), tree.path("ls")).unwrap();
+    let run = find(&bookworm, &["--check", &inner]);
+    assert_eq!((run.code(), run.stdout.as_str()), (1, ""), "{}", run.stderr);
+    assert!(run.stderr.contains("needs version GLIBC_2.38 of libc.so.6"), "{}", run.stderr);
+}

@@ -224,3 +224,94 @@ fn a_tree_needing_only_libc_yields_exactly_libc6_with_libc6_dev_installed() {
     let run = run(command().arg(&tree.0));
     assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
 }
+
+/// Runs a program the test built, as the real loader does.
+fn start(program: &std::path::Path) -> Run {
+    run(&mut std::process::Command::new(program))
+}
+
+#[test]
+fn a_programs_missing_library_is_not_excused_by_an_in_tree_soname() {
+    // bin/prog (RUNPATH $ORIGIN/../lib) -> lib/liba.so (RUNPATH
+    // $ORIGIN/../sub/lib:$ORIGIN) -> sub/lib/libb.so.1, a symlink to
+    // ../../lib/libb.so.1 (RUNPATH $ORIGIN, so sub/lib) -> libk.so.1, which
+    // is only in lib/. Nothing has loaded libk when a program starts.
+    let tree = Scratch::new("no-excuse");
+    Build { soname: Some("libk.so.1"), ..Build::library(&tree.path("lib/libk.so.1")) }.build();
+    let libb = tree.path("lib/libb.so.1");
+    Build {
+        soname: Some("libb.so.1"),
+        needs: &["libk.so.1"],
+        search: &["$ORIGIN"],
+        tag: Tag::Runpath,
+        ..Build::library(&libb)
+    }
+    .build();
+    tree.mkdir("sub/lib");
+    std::os::unix::fs::symlink("../../lib/libb.so.1", tree.path("sub/lib/libb.so.1")).unwrap();
+    let liba = tree.path("lib/liba.so");
+    let search = ["$ORIGIN/../sub/lib", "$ORIGIN"];
+    Build {
+        soname: Some("liba.so"),
+        needs: &["libb.so.1"],
+        search: &search,
+        tag: Tag::Runpath,
+        ..Build::library(&liba)
+    }
+    .build();
+    let prog = tree.path("bin/prog");
+    let search = ["$ORIGIN/../lib"];
+    Build { needs: &["liba.so"], search: &search, tag: Tag::Runpath, executable: true, ..Build::library(&prog) }
+        .build();
+    let started = start(&prog);
+    assert!(
+        started.stderr.contains("libk.so.1: cannot open shared object file"),
+        "the loader agrees: {}",
+        started.stderr
+    );
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    let line = run.stderr.lines().find(|l| l.contains("needs libk.so.1, not found")).expect(&run.stderr);
+    assert!(line.contains("lib/libb.so.1 (opened as ") && line.contains("/sub/lib/libb.so.1)"), "{line}");
+}
+
+#[test]
+fn origin_in_a_needed_entry_is_expanded() {
+    let tree = Scratch::new("origin-needed");
+    Build { soname: Some("libdep.so"), ..Build::library(&tree.path("bin/libdep.so")) }.build();
+    let prog = tree.path("bin/prog");
+    Build { needs: &["$ORIGIN/libdep.so"], executable: true, ..Build::library(&prog) }.build();
+    assert_eq!(start(&prog).code(), 0, "the loader expands $ORIGIN in DT_NEEDED");
+    let run = json(&tree);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let edge = run.stdout.lines().find(|l| l.contains("\"needed\": \"$ORIGIN/libdep.so\"")).expect(&run.stdout);
+    assert!(edge.contains("\"in_tree\": true") && edge.contains("bin/libdep.so"), "{edge}");
+}
+
+#[test]
+fn an_ancestor_with_a_runpath_lends_no_rpath() {
+    // prog (no search path) -> liba.so (RPATH by-rpath/ and RUNPATH
+    // $ORIGIN: the RPATH is ignored) -> libb.so.1 (none) -> libk.so.1, only
+    // in by-rpath/.
+    let tree = Scratch::new("no-lend");
+    Build { soname: Some("libk.so.1"), ..Build::library(&tree.path("by-rpath/libk.so.1")) }.build();
+    Build { soname: Some("libb.so.1"), needs: &["libk.so.1"], ..Build::library(&tree.path("lib/libb.so.1")) }.build();
+    let liba = tree.path("lib/liba.so");
+    let rpath = tree.path("by-rpath").display().to_string();
+    // The SONAME entry's string becomes the RUNPATH: one object, both tags.
+    Build { soname: Some("$ORIGIN"), needs: &["libb.so.1"], search: &[&rpath], ..Build::library(&liba) }.build();
+    retag(&liba, DT_SONAME, DT_RUNPATH);
+    let prog = tree.path("lib/prog");
+    let runpath = tree.path("lib").display().to_string();
+    Build { needs: &["liba.so"], search: &[&runpath], tag: Tag::Runpath, executable: true, ..Build::library(&prog) }
+        .build();
+    let started = start(&prog);
+    assert!(
+        started.stderr.contains("libk.so.1: cannot open shared object file"),
+        "the loader agrees: {}",
+        started.stderr
+    );
+    let run = run(command().arg(&tree.0));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("libb.so.1: needs libk.so.1, not found"), "{}", run.stderr);
+}

@@ -17,12 +17,16 @@ pub fn fixtures_dir() -> PathBuf {
 pub struct Fixture {
     pub name: &'static str,
     pub suite: &'static str,
-    pub packages: &'static [&'static str],
+    /// Lists of packages, all installed.
+    pub packages: &'static [&'static [&'static str]],
     pub finish: fn(&Path),
+    /// Raised whenever `finish` changes, so that a cached fixture made by
+    /// an older one is made again (a change of packages does it too).
+    pub revision: u32,
 }
 
 /// Every fixture, for the builder: the cheap ones first.
-pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, VENVS];
+pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, VENVS, LOADERS_RUNTIME];
 
 /// What the rootfs tests need: libraries whose packages list them under
 /// /lib or /usr/lib, a -dev package, an alternatives-managed library, and
@@ -30,9 +34,9 @@ pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, VENVS];
 const PLAIN_PACKAGES: &[&str] = &["libpq5", "zlib1g", "libc6-dev", "libblas3", "binutils", "dpkg-dev"];
 
 const PLAIN_BOOKWORM: Fixture =
-    Fixture { name: "rootfs-bookworm", suite: "bookworm", packages: PLAIN_PACKAGES, finish: |_| {} };
+    Fixture { name: "rootfs-bookworm", suite: "bookworm", packages: &[PLAIN_PACKAGES], finish: |_| {}, revision: 1 };
 const PLAIN_TRIXIE: Fixture =
-    Fixture { name: "rootfs-trixie", suite: "trixie", packages: PLAIN_PACKAGES, finish: |_| {} };
+    Fixture { name: "rootfs-trixie", suite: "trixie", packages: &[PLAIN_PACKAGES], finish: |_| {}, revision: 1 };
 
 /// A real Debian root filesystem of `suite` with [`PLAIN_PACKAGES`].
 pub fn plain(suite: &str) -> PathBuf {
@@ -47,6 +51,7 @@ const APT_BASE: Fixture = Fixture {
     name: "rootfs-bookworm-apt",
     suite: "bookworm",
     packages: &[],
+    revision: 1,
     finish: |dir| {
         // mmdebstrap leaves the lists it used; a real base image has none.
         for entry in std::fs::read_dir(dir.join("var/lib/apt/lists")).unwrap().flatten() {
@@ -65,37 +70,129 @@ pub fn apt_base() -> PathBuf {
 const VENVS: Fixture = Fixture {
     name: "rootfs-bookworm-venvs",
     suite: "bookworm",
+    revision: 2,
     packages: &[
-        "python3-venv",
-        "python3-dev",
-        "gcc",
-        "libc6-dev",
-        "libpq-dev",
-        "libxml2-dev",
-        "libxslt1-dev",
-        "libjpeg-dev",
-        "zlib1g-dev",
-        "binutils",
-        "dpkg-dev",
+        &[
+            "python3-venv",
+            "python3-dev",
+            "gcc",
+            "libc6-dev",
+            "libpq-dev",
+            "libxml2-dev",
+            "libxslt1-dev",
+            "libjpeg-dev",
+            "zlib1g-dev",
+            "binutils",
+            "dpkg-dev",
+            // hid tries libhidapi-hidraw.so, this package's development
+            // link, before the runtime's libhidapi-hidraw.so.0.
+            "libhidapi-dev",
+            // GeoDjango's, found through ctypes by django.contrib.gis.
+            "libgeos-c1v5",
+        ],
+        LOADER_LIBRARIES,
     ],
     finish: |dir| {
         chroot_with_network(
             dir,
-            "set -e
+            &format!(
+                "set -e
 python3 -m venv /opt/source-venv
 /opt/source-venv/bin/pip install --quiet --no-binary psycopg2,lxml,Pillow psycopg2 lxml Pillow
 python3 -m venv /opt/wheel-venv
-/opt/wheel-venv/bin/pip install --quiet --only-binary :all: numpy psycopg2-binary",
+/opt/wheel-venv/bin/pip install --quiet --only-binary :all: numpy psycopg2-binary
+python3 -m venv /opt/loads-venv
+/opt/loads-venv/bin/pip install --quiet {}
+python3 -m venv /opt/django-venv
+/opt/django-venv/bin/pip install --quiet 'Django>=5.2,<5.3'",
+                LOADERS.iter().map(|(requirement, _)| *requirement).collect::<Vec<_>>().join(" ")
+            ),
         )
     },
 };
 
 /// A bookworm rootfs with real virtualenvs: /opt/source-venv with psycopg2,
-/// lxml and Pillow built from source against Debian's -dev packages, and
+/// lxml and Pillow built from source against Debian's -dev packages;
 /// /opt/wheel-venv with manylinux wheels (numpy, psycopg2-binary) that
-/// bundle their libraries auditwheel's way.
+/// bundle their libraries auditwheel's way; /opt/loads-venv with the
+/// [`LOADERS`], which load their libraries at run time through ctypes or
+/// cffi; /opt/django-venv with Django, whose GIS modules load GEOS and GDAL.
 pub fn venvs() -> PathBuf {
     VENVS.get()
+}
+
+/// Packages from PyPI that load a C library at run time (ctypes or cffi's
+/// ABI mode), each with a call that needs it: single names, alternative
+/// lists, find_library and helper functions.
+pub const LOADERS: &[(&str, &str)] = &[
+    ("psycopg==3.2.12", "import psycopg; print(psycopg.pq.__impl__, psycopg.pq.version())"),
+    ("python-magic==0.4.27", "import magic; print(magic.from_buffer(b'%PDF-1.4', mime=True))"),
+    ("pyzbar==0.1.9", "from pyzbar.pyzbar import decode; print(decode((bytes(100), 10, 10)))"),
+    ("libarchive-c==5.3", "import libarchive.ffi as f; print(f.version_number())"),
+    ("pylibdmtx==0.1.10", "from pylibdmtx.pylibdmtx import encode; e = encode(b'hi'); print(e.width, e.height)"),
+    ("cairocffi==1.7.1", "import cairocffi; print(cairocffi.cairo_version_string())"),
+    ("sounddevice==0.5.6", "import sounddevice; print(sounddevice.get_portaudio_version())"),
+    ("libusb1==3.4.0", "import usb1; print(usb1.getVersion())"),
+    ("pyenchant==3.3.0", "import enchant; print(enchant.get_enchant_version())"),
+    ("hid==1.0.9", "import hid; print(hid.enumerate())"),
+    ("pysodium==0.7.19", "import pysodium; print(pysodium.randombytes(4).hex())"),
+];
+
+/// What find-libdeps must list for /opt/loads-venv: the [`LOADERS`]'
+/// libraries, and libc6 for cffi's compiled backend.
+pub const LOADER_LIBRARIES: &[&str] = &[
+    "libarchive13",
+    "libc6",
+    "libcairo2",
+    "libdmtx0b",
+    "libenchant-2-2",
+    "libhidapi-hidraw0",
+    "libmagic1",
+    "libportaudio2",
+    "libpq5",
+    "libsodium23",
+    "libusb-1.0-0",
+    "libzbar0",
+];
+
+const LOADERS_RUNTIME: Fixture = Fixture {
+    name: "rootfs-bookworm-loaders-runtime",
+    suite: "bookworm",
+    revision: 1,
+    packages: &[&["python3"], LOADER_LIBRARIES],
+    finish: |dir| {
+        // The build stage's venv, copied to the same path (COPY --from).
+        let venv = venvs().join("opt/loads-venv");
+        let copied = Command::new("cp").arg("-a").arg(&venv).arg(dir.join("opt/")).status().unwrap();
+        assert!(copied.success(), "cp -a {}", venv.display());
+    },
+};
+
+const BENCH: Fixture = Fixture {
+    name: "rootfs-bookworm-bench",
+    suite: "bookworm",
+    revision: 1,
+    packages: &[&["python3-venv", "dpkg-dev"]],
+    finish: |dir| {
+        chroot_with_network(
+            dir,
+            "set -e
+python3 -m venv /opt/bench-venv
+/opt/bench-venv/bin/pip install --quiet --only-binary :all: numpy scipy pandas pyarrow",
+        )
+    },
+};
+
+/// For `make bench` only: a bookworm rootfs with /opt/bench-venv, manylinux
+/// wheels of numpy, scipy, pandas and pyarrow (about 10,000 files).
+pub fn bench_venv() -> PathBuf {
+    BENCH.get()
+}
+
+/// The runtime half for /opt/loads-venv: a minimal bookworm with Python and
+/// only [`LOADER_LIBRARIES`], and the venv copied in.
+pub fn loaders_runtime() -> PathBuf {
+    LOADERS_RUNTIME.get()
 }
 
 impl Fixture {
@@ -106,25 +203,33 @@ impl Fixture {
         let dir = fixtures.join(self.name);
         let lock = std::fs::File::create(fixtures.join(format!("{}.lock", self.name))).unwrap();
         let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
-        if !dir.join(".venvkit-complete").exists() {
+        if !self.is_complete() {
             remove_stale(&dir);
             let mut command = Command::new("mmdebstrap");
             command.args(["--quiet", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"]);
-            if !self.packages.is_empty() {
-                command.arg(format!("--include={}", self.packages.join(",")));
+            let packages: Vec<&str> = self.packages.concat();
+            if !packages.is_empty() {
+                command.arg(format!("--include={}", packages.join(",")));
             }
             let output =
                 command.arg(self.suite).arg(&dir).output().expect("mmdebstrap is missing: make test installs it");
             assert!(output.status.success(), "mmdebstrap {}: {}", self.suite, String::from_utf8_lossy(&output.stderr));
             (self.finish)(&dir);
-            std::fs::write(dir.join(".venvkit-complete"), b"").unwrap();
+            std::fs::write(dir.join(".venvkit-complete"), self.fingerprint()).unwrap();
         }
         drop(lock);
         dir
     }
 
+    /// Whether it was made, by this definition.
     pub fn is_complete(&self) -> bool {
-        fixtures_dir().join(self.name).join(".venvkit-complete").exists()
+        let marker = fixtures_dir().join(self.name).join(".venvkit-complete");
+        std::fs::read_to_string(marker).is_ok_and(|made| made == self.fingerprint())
+    }
+
+    /// What the completion marker holds: the definition it was made by.
+    fn fingerprint(&self) -> String {
+        format!("{} {}\nrevision {}\n", self.suite, self.packages.concat().join(" "), self.revision)
     }
 }
 
@@ -186,4 +291,15 @@ pub fn chroot_with_network(dir: &Path, script: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
     std::fs::write(dir.join("etc/resolv.conf"), b"").unwrap();
+}
+
+/// Runs `script` with sh chrooted into `dir`, with /proc and /dev (in a
+/// private mount namespace) and a clean environment, as a container would
+/// run it; no network is set up.
+pub fn in_chroot(dir: &Path, script: &str) -> crate::fixtures::Run {
+    let mounts = "set -e; R=\"$0\"; mount --bind /proc \"$R/proc\"; mount --bind /dev \"$R/dev\"; \
+         exec chroot \"$R\" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 sh -c \"$1\"";
+    crate::fixtures::run(
+        Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", mounts]).arg(dir).arg(script),
+    )
 }

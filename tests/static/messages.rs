@@ -48,6 +48,7 @@ const CASES: &[Case] = &[
     ("find-libdeps", &["/nonexistent/venv"], &[], "/nonexistent/venv"),
     ("find-libdeps", &["/etc/hostname"], &[], "/etc/hostname"),
     ("find-libdeps", &["--bogus", "/tmp"], &[], "'--bogus'"),
+    ("find-libdeps", &["--loaded", "/nonexistent/maps", "/tmp"], &[], "/nonexistent/maps"),
     ("wait-for-port", &[], &[], "no target"),
     ("wait-for-port", &["-t", "5x", "db:1"], &[], "'5x'"),
     ("wait-for-port", &["--interval", "-1", "db:1"], &[], "'-1'"),
