@@ -10,6 +10,7 @@ pub mod duration;
 pub mod exec;
 pub mod exit;
 pub mod flag;
+pub mod glob;
 pub mod io;
 pub mod root;
 pub mod signals;

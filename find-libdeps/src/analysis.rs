@@ -119,6 +119,12 @@ pub fn run(request: &Request, diag: Diag) -> Result<Outcome, Error> {
             api.describe()
         ));
     }
+    for load in &found.runtime.other_platforms {
+        diag.verbose(format_args!(
+            "{}: found nowhere, and it also names Windows or macOS files: taken as their code",
+            load.describe()
+        ));
+    }
     if request.check {
         return Ok(check(request, &root, &found, diag));
     }
@@ -130,8 +136,9 @@ fn find(request: &Request, root: &Root, arch: &'static Arch, diag: Diag) -> Resu
     let options = walk::Options { kind: arch.kind, exclude: &request.exclude, python: true };
     let scan = walk::scan(root, &scan_dirs(request), &options).map_err(Error)?;
     let mut warnings: BTreeSet<String> = scan.warnings.into_iter().collect();
-    let ignored =
-        |soname: &str| request.ignore_soname.iter().any(|g| ldconf::glob_match(g.as_bytes(), soname.as_bytes()));
+    let ignored = |soname: &str| {
+        request.ignore_soname.iter().any(|g| venvkit_common::glob::glob_match(g.as_bytes(), soname.as_bytes()))
+    };
     let ld_so_conf = ldconf::directories(root);
     let resolver = Resolver::new(root, arch, ld_so_conf.clone(), &scan.objects, &ignored);
     let resolution = resolver.resolve_all();

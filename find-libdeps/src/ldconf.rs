@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use venvkit_common::glob::glob_match;
 use venvkit_common::root::Root;
 
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -61,61 +62,11 @@ fn expand(root: &Root, pattern: &Path) -> Vec<PathBuf> {
     names.into_iter().map(|found| dir.join(found)).collect()
 }
 
-/// fnmatch(3) for one path component: `*`, `?` and `[...]` (with `!`/`^`).
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..])),
-        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
-        (Some(b'['), Some(&c)) => match class_end(pattern) {
-            Some(end) => class_matches(&pattern[1..end], c) && glob_match(&pattern[end + 1..], &text[1..]),
-            None => c == b'[' && glob_match(&pattern[1..], &text[1..]),
-        },
-        (Some(p), Some(t)) => p == t && glob_match(&pattern[1..], &text[1..]),
-        _ => false,
-    }
-}
-
-/// Where a `[...]` class ends; a `]` right after `[` or `[!` is literal.
-fn class_end(pattern: &[u8]) -> Option<usize> {
-    let start = if matches!(pattern.get(1), Some(b'!' | b'^')) { 2 } else { 1 };
-    (start + 1..pattern.len()).find(|&i| pattern[i] == b']')
-}
-
-fn class_matches(class: &[u8], c: u8) -> bool {
-    let (negated, class) = match class.first() {
-        Some(b'!' | b'^') => (true, &class[1..]),
-        _ => (false, class),
-    };
-    let mut matched = false;
-    let mut i = 0;
-    while i < class.len() {
-        if i + 2 < class.len() && class[i + 1] == b'-' {
-            matched |= (class[i]..=class[i + 2]).contains(&c);
-            i += 3;
-        } else {
-            matched |= class[i] == c;
-            i += 1;
-        }
-    }
-    matched != negated
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
     use venvkit_suites::fixtures::Scratch;
-
-    #[test]
-    fn globs_match_like_fnmatch() {
-        assert!(glob_match(b"*.conf", b"x86_64-linux-gnu.conf"));
-        assert!(!glob_match(b"*.conf", b"notes.txt"));
-        assert!(glob_match(b"lib?.so", b"libz.so"));
-        assert!(glob_match(b"[a-c]*.conf", b"b.conf"));
-        assert!(!glob_match(b"[!a-c]*.conf", b"b.conf"));
-        assert!(glob_match(b"*", b""));
-    }
 
     #[test]
     fn includes_are_sorted_relative_and_directories_deduplicated() {

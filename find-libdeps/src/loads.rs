@@ -42,6 +42,9 @@ pub struct Runtime {
     /// Loads of a name computed at run time, which only a recorded run
     /// can tell: where they are.
     pub computed: Vec<(PathBuf, u32, Api)>,
+    /// Loads that resolve nowhere but also name Windows or macOS files:
+    /// taken as another platform's code, not reported but with -v.
+    pub other_platforms: Vec<Unresolved>,
 }
 
 /// Resolves every load of `sources`: a group of alternatives is satisfied
@@ -66,12 +69,19 @@ pub fn resolve_sources(resolver: &Resolver, cache: &LdCache, sources: &[Source],
                     path: path.clone(),
                     in_tree: tree.contains(key),
                 }),
-                None => runtime.unresolved.push(Unresolved {
-                    file: source.path.clone(),
-                    line: load.line,
-                    api: load.api,
-                    candidates: load.candidates.clone(),
-                }),
+                None => {
+                    let unresolved = Unresolved {
+                        file: source.path.clone(),
+                        line: load.line,
+                        api: load.api,
+                        candidates: load.candidates.clone(),
+                    };
+                    if load.other_platforms {
+                        runtime.other_platforms.push(unresolved);
+                    } else {
+                        runtime.unresolved.push(unresolved);
+                    }
+                }
             }
         }
     }

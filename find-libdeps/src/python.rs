@@ -75,6 +75,10 @@ pub struct Load {
     pub line: u32,
     pub api: Api,
     pub candidates: Vec<Candidate>,
+    /// It also named a Windows or macOS file (dropped from `candidates`)
+    /// and no Linux file (`*.so*`): code that may not be meant for Linux at
+    /// all (`_load_cdll("Security", "/System/Library/Frameworks/...")`).
+    pub other_platforms: bool,
 }
 
 /// Sources larger than this are not read: no library loader is that big,
@@ -257,13 +261,17 @@ impl<'a> Evaluator<'a> {
             if api == Api::FindLibrary && self.absorbed.contains(&site) {
                 continue;
             }
-            let had_names = !candidates.is_empty();
+            let had_names = candidates.len();
             let candidates: Vec<Candidate> = candidates.into_iter().filter(|c| !foreign(c)).collect();
-            if had_names && candidates.is_empty() {
+            if had_names > 0 && candidates.is_empty() {
                 continue;
             }
             let line = self.source.as_bytes()[..site as usize].iter().filter(|&&b| b == b'\n').count() + 1;
-            loads.push(Load { line: line as u32, api, candidates });
+            // A name with ".so" is for Linux: the group is meant to work here.
+            let names_linux_file =
+                candidates.iter().any(|c| matches!(c, Candidate::Dlopen(name) if name.contains(".so")));
+            let other_platforms = candidates.len() < had_names && !names_linux_file;
+            loads.push(Load { line: line as u32, api, candidates, other_platforms });
         }
         loads
     }
@@ -1387,6 +1395,10 @@ gs = ctypes.CDLL("lib%s.so.10" % "gs")
         loads(&deep);
         let broken = "import ctypes\ndef f(:\n  ctypes.CDLL('libz.so.1')\nprint 'python 2'\n";
         loads(broken);
+        // A `\N{...}` escape (whose names this build does not know: see
+        // third_party/README.md) spoils only its own literal.
+        let named = "import ctypes\ndash = '\\N{EM DASH}'\nctypes.CDLL('libz.so.1')\n";
+        assert_eq!(found(named), vec![(3, Api::Ctypes, names(&["'libz.so.1'"]))]);
         let recursive = "import ctypes\ndef f(x):\n    return f(x + 'a')\nctypes.CDLL(f('lib'))\n";
         assert_eq!(found(recursive), vec![(4, Api::Ctypes, vec![])]);
         let growing = "import ctypes\nx = 'libx.so.'\nwhile True:\n    x = x + x\n    ctypes.CDLL(x)\n";
@@ -1438,6 +1450,26 @@ def f():
                 (20, Api::Ctypes, names(&["'libinf.so.1'"])),
             ]
         );
+    }
+
+    #[test]
+    fn a_group_naming_macos_files_is_marked_as_other_platforms_code() {
+        // pip's vendored truststore/_macos.py, abridged: no platform test guards it.
+        let source = r#"
+from ctypes import CDLL
+from ctypes.util import find_library
+def _load_cdll(name, macos10_16_path):
+    path = find_library(name) or macos10_16_path
+    return CDLL(path, use_errno=True)
+Security = _load_cdll("Security", "/System/Library/Frameworks/Security.framework/Security")
+"#;
+        let loads = loads(source);
+        assert_eq!(loads.len(), 1, "{loads:?}");
+        assert!(loads[0].other_platforms && loads[0].candidates == [Candidate::FindLibrary("Security".into())]);
+        let linux_only = super::loads("import ctypes\nctypes.CDLL('libz.so.1')\n");
+        assert!(!linux_only[0].other_platforms);
+        let both = super::loads("import ctypes\nfor n in ('libz.so.1', 'z.dll'):\n    ctypes.CDLL(n)\n");
+        assert!(!both[0].other_platforms, "it names a Linux file too");
     }
 
     #[test]

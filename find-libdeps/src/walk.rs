@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use venvkit_common::root::Root;
 use venvkit_elf::{Dynamic, Elf, Kind, VersionNeed};
 
-use crate::ldconf::glob_match;
 use crate::python;
+use venvkit_common::glob::glob_match;
 
 /// A file's identity, as the loader tells loaded objects apart.
 pub type FileKey = (u64, u64);

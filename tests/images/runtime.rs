@@ -166,3 +166,37 @@ fn the_runtime_sets_its_entrypoint_unbuffered_output_and_oci_labels() {
         assert!(engine.has_image(&format!("venvkit/python:{version}")), "no short tag venvkit/python:{version}");
     }
 }
+
+/// A shell-less health check: `HEALTHCHECK CMD ["wait-for-port", "--once", URL]`
+/// in an image built with `--format docker` (podman's OCI format drops it).
+#[test]
+fn a_healthcheck_with_wait_for_port_once_turns_the_container_healthy() {
+    let engine = engine_with_images();
+    let context = Scratch::new("healthcheck");
+    context.write(
+        "Dockerfile",
+        format!(
+            "FROM {}\nHEALTHCHECK --interval=2s --timeout=5s CMD [\"wait-for-port\", \"--once\", \"http://127.0.0.1:8000/\"]\n\
+             CMD [\"python3\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\", \"8000\"]\n",
+            python("bookworm")
+        ),
+    );
+    let tag = format!("venvkit-test/healthcheck:{}", std::process::id());
+    let built = engine.build(&context.0, &tag, &["--format", "docker"]);
+    assert_eq!(built.code(), 0, "{}{}", built.stdout, built.stderr);
+    let id = start(&engine, &[&tag]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let check = engine.run(&["healthcheck", "run", &id]);
+        last = format!("{} {}{}", check.code(), check.stdout, check.stderr);
+        if check.code() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let status = engine.run(&["inspect", "--format", "{{.State.Health.Status}}", &id]);
+    engine.run(&["rm", "-f", &id]);
+    engine.remove_image(&tag);
+    assert_eq!(status.stdout.trim(), "healthy", "last check: {last}");
+}

@@ -26,7 +26,7 @@ pub struct Fixture {
 }
 
 /// Every fixture, for the builder: the cheap ones first.
-pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, VENVS, LOADERS_RUNTIME];
+pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, SERVERS, VENVS, LOADERS_RUNTIME];
 
 /// What the rootfs tests need: libraries whose packages list them under
 /// /lib or /usr/lib, a -dev package, an alternatives-managed library, and
@@ -297,9 +297,30 @@ pub fn chroot_with_network(dir: &Path, script: &str) {
 /// private mount namespace) and a clean environment, as a container would
 /// run it; no network is set up.
 pub fn in_chroot(dir: &Path, script: &str) -> crate::fixtures::Run {
+    crate::fixtures::run(&mut chroot_command(dir, script))
+}
+
+/// The command [`in_chroot`] runs, to start with [`crate::fixtures::Running`]
+/// (a server: its process group is killed when the test ends).
+pub fn chroot_command(dir: &Path, script: &str) -> Command {
     let mounts = "set -e; R=\"$0\"; mount --bind /proc \"$R/proc\"; mount --bind /dev \"$R/dev\"; \
          exec chroot \"$R\" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 sh -c \"$1\"";
-    crate::fixtures::run(
-        Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", mounts]).arg(dir).arg(script),
-    )
+    let mut command = Command::new("unshare");
+    command.args(["--mount", "--propagation", "private", "sh", "-c", mounts]).arg(dir).arg(script);
+    command
+}
+
+const SERVERS: Fixture = Fixture {
+    name: "rootfs-bookworm-servers",
+    suite: "bookworm",
+    revision: 1,
+    packages: &[&["postgresql", "mariadb-server", "redis-server", "python3"]],
+    finish: |_| {},
+};
+
+/// A bookworm rootfs with Debian's PostgreSQL, MariaDB, Redis and Python
+/// (whose http.server is the HTTP server), for readiness tests: the tests
+/// start each server themselves, on a loopback port, as a user of its own.
+pub fn servers() -> PathBuf {
+    SERVERS.get()
 }

@@ -1,5 +1,6 @@
-//! wait-for-port: waits until every target accepts a connection, then exits 0
-//! or execs the command given after `--`.
+//! wait-for-port: waits until every target is ready (accepts a connection,
+//! or answers in its protocol that it is), then exits 0 or execs the command
+//! given after `--`.
 //!
 //! This file maps arguments to a [`Request`] and the run's result to an exit
 //! code; the work is in the library.
@@ -24,6 +25,8 @@ fn main() {
         interval: cli.interval,
         connect_timeout: cli.connect_timeout,
         closed: cli.closed,
+        once: cli.once,
+        http_status: cli.http_status,
         level: (cli.quiet || cli.verbose).then(|| Level::from_flags(cli.quiet, cli.verbose)),
         command: cli.command,
     };
@@ -36,18 +39,22 @@ fn main() {
             std::process::exit(exit::USAGE);
         }
     };
-    let diag = Diag::new(TOOL, level);
+    // A health check says nothing when healthy: its log is the engine's.
+    let diag = Diag::new(TOOL, if cli.once && level == Level::Normal { Level::Quiet } else { level });
     let code = match run::run(&request, diag) {
         Ok(()) => exit::SUCCESS,
         // A signal while waiting ends the run as the signal would, silently.
         Err(Error::Interrupted { signal }) => exit::for_signal(signal),
         Err(error) => {
-            diag.error(&error);
+            // A health check's verdict is its exit status; -q keeps its cause too.
+            if !(matches!(error, Error::NotReady(_)) && level == Level::Quiet) {
+                diag.error(&error);
+            }
             match error {
                 Error::Usage(_) => exit::USAGE,
                 Error::TimedOut { .. } => exit::TIMEOUT,
                 Error::Exec(failure) => failure.code,
-                Error::Internal(_) | Error::Interrupted { .. } => exit::FAILURE,
+                Error::NotReady(_) | Error::Internal(_) | Error::Interrupted { .. } => exit::FAILURE,
             }
         }
     };

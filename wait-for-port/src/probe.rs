@@ -1,5 +1,6 @@
-//! One connection attempt: resolve (again, every time), connect with Happy
-//! Eyeballs staggering across all addresses, close at once without sending.
+//! One attempt: resolve (again, every time), connect with Happy Eyeballs
+//! staggering across all addresses, then ask the service in its protocol if
+//! the target names one ([`crate::protocol`]), and close.
 
 use std::fmt;
 use std::io;
@@ -12,7 +13,8 @@ use std::time::Duration;
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
-use crate::target::Endpoint;
+use crate::protocol::{self, NotReady, StatusRanges};
+use crate::target::{Endpoint, Target};
 
 /// How long one address gets before the next is tried alongside it (RFC 8305's
 /// recommended Connection Attempt Delay).
@@ -32,6 +34,8 @@ pub enum Failure {
     Other(String),
     /// Different addresses of one name failed differently.
     PerAddress(Vec<(SocketAddr, Failure)>),
+    /// It accepted the connection but says it is not ready.
+    NotReady(NotReady),
 }
 
 impl fmt::Display for Failure {
@@ -45,6 +49,7 @@ impl fmt::Display for Failure {
             Failure::NoFile => f.write_str("no such file"),
             Failure::NotASocket(what) => write!(f, "not a socket but {what}"),
             Failure::Other(why) => f.write_str(why),
+            Failure::NotReady(why) => why.fmt(f),
             Failure::PerAddress(failures) => {
                 let parts: Vec<String> = failures.iter().map(|(addr, why)| format!("{} {why}", addr.ip())).collect();
                 f.write_str(&parts.join(", "))
@@ -83,6 +88,7 @@ pub struct Phase(Arc<AtomicU8>);
 const IDLE: u8 = 0;
 const RESOLVING: u8 = 1;
 const CONNECTING: u8 = 2;
+const ASKING: u8 = 3;
 
 impl Phase {
     fn set(&self, phase: u8) {
@@ -98,6 +104,7 @@ impl Phase {
         match self.get() {
             RESOLVING => "DNS error: lookup timed out",
             CONNECTING => "timed out",
+            ASKING => "connected, but no answer to the readiness question in time",
             _ => "not tried yet",
         }
     }
@@ -123,25 +130,37 @@ impl Prober {
         Prober { phase, lookups_in_flight: Arc::default() }
     }
 
-    /// Connects to `endpoint` within `limit`, then closes the connection.
-    pub async fn attempt(&self, endpoint: &Endpoint, limit: Duration) -> Result<(), Failure> {
-        let result = match tokio::time::timeout(limit, self.connect(endpoint)).await {
+    /// Connects to the target and asks its service (if it names a
+    /// protocol) within `limit`, then closes the connection.
+    pub async fn attempt(&self, target: &Target, accepted: &StatusRanges, limit: Duration) -> Result<(), Failure> {
+        let result = match tokio::time::timeout(limit, self.connect_and_ask(target, accepted)).await {
             Ok(result) => result,
             Err(_) if self.phase.get() == RESOLVING => Err(Failure::Dns("lookup timed out".into())),
+            Err(_) if self.phase.get() == ASKING => {
+                Err(Failure::Other(format!("{}: connected, but no answer in time", target.protocol.name())))
+            }
             Err(_) => Err(Failure::TimedOut),
         };
         self.phase.set(IDLE);
         result
     }
 
-    async fn connect(&self, endpoint: &Endpoint) -> Result<(), Failure> {
+    async fn connect_and_ask(&self, target: &Target, accepted: &StatusRanges) -> Result<(), Failure> {
+        let Endpoint::Tcp { .. } = &target.endpoint else { return self.connect(&target.endpoint).await.map(drop) };
+        let mut stream = self.connect(&target.endpoint).await?.expect("a TCP endpoint gives a stream");
+        self.phase.set(ASKING);
+        protocol::ask(&mut stream, &target.protocol, accepted).await.map_err(Failure::NotReady)
+    }
+
+    /// Connects; a TCP endpoint's stream is returned, to be asked.
+    async fn connect(&self, endpoint: &Endpoint) -> Result<Option<TcpStream>, Failure> {
         match endpoint {
             Endpoint::Unix(path) => {
                 self.phase.set(CONNECTING);
-                connect_unix(path).await
+                connect_unix(path).await.map(|()| None)
             }
             // One stat of a local path: no need to leave the runtime's thread.
-            Endpoint::File(path) => std::fs::symlink_metadata(path).map(drop).map_err(|_| Failure::NoFile),
+            Endpoint::File(path) => std::fs::symlink_metadata(path).map(|_| None).map_err(|_| Failure::NoFile),
             Endpoint::Tcp { host, port } => {
                 let addresses = match endpoint.literal_address() {
                     Some(Ok(address)) => vec![address],
@@ -152,7 +171,7 @@ impl Prober {
                     }
                 };
                 self.phase.set(CONNECTING);
-                connect_any(addresses).await
+                connect_any(addresses).await.map(Some)
             }
         }
     }
@@ -200,9 +219,9 @@ async fn connect_unix(path: &Path) -> Result<(), Failure> {
 
 /// Happy Eyeballs (RFC 8305, simplified): addresses alternate between
 /// families; each gets [`STAGGER`] before the next starts alongside it, and a
-/// failure starts the next at once. The first connection wins and is closed
-/// without sending anything; dropping the set cancels the rest.
-pub async fn connect_any(addresses: Vec<SocketAddr>) -> Result<(), Failure> {
+/// failure starts the next at once. The first connection wins; dropping the
+/// set cancels the rest.
+pub async fn connect_any(addresses: Vec<SocketAddr>) -> Result<TcpStream, Failure> {
     let mut queue = interleave_families(addresses).into_iter();
     let mut running = JoinSet::new();
     let mut failures = Vec::new();
@@ -215,7 +234,7 @@ pub async fn connect_any(addresses: Vec<SocketAddr>) -> Result<(), Failure> {
     loop {
         tokio::select! {
             finished = running.join_next() => match finished {
-                Some(Ok((_, Ok(_connection)))) => return Ok(()),
+                Some(Ok((_, Ok(connection)))) => return Ok(connection),
                 Some(Ok((addr, Err(err)))) => {
                     failures.push((addr, Failure::from_io(&err)));
                     if start_next(&mut queue, &mut running) {
@@ -283,6 +302,6 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let result = connect_any(vec![SocketAddr::from(([127, 0, 0, 1], port))]).await;
-        assert_eq!(result, Err(Failure::Refused));
+        assert_eq!(result.err(), Some(Failure::Refused));
     }
 }

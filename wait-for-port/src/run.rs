@@ -10,6 +10,7 @@ use venvkit_common::diag::{Diag, Level};
 use venvkit_common::exec::{self, ExecError};
 
 use crate::compat::{ComposeWait, Timeout};
+use crate::protocol::StatusRanges;
 use crate::target::{split_list, Target};
 use crate::wait::{wait_all, Outcome, Settings, Want};
 
@@ -25,6 +26,9 @@ pub struct Given {
     pub interval: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub closed: bool,
+    /// One attempt at each target, exit 0 or 1 (a health check).
+    pub once: bool,
+    pub http_status: Option<StatusRanges>,
     pub level: Option<Level>,
     pub command: Vec<OsString>,
 }
@@ -42,8 +46,12 @@ pub struct Request {
     pub interval: Duration,
     pub connect_timeout: Duration,
     pub want: Want,
-    /// One attempt at each target (WAIT_TIMEOUT=0).
+    /// One attempt at each target (WAIT_TIMEOUT=0, --once).
     pub single_round: bool,
+    /// --once: a health check, whose failure is 1, not a timeout.
+    pub once: bool,
+    /// HTTP status codes that count as ready.
+    pub accepted: StatusRanges,
     /// Pauses before the first attempt and once all are ready.
     pub before: Duration,
     pub after: Duration,
@@ -74,6 +82,10 @@ impl Request {
             (None, None) => (Duration::from_secs(600), false),
         };
         let command = if given.command.is_empty() { compose.command.unwrap_or_default() } else { given.command };
+        if given.once && !command.is_empty() {
+            return Err("--once is a health check and runs no command (drop -- COMMAND, or drop --once)".into());
+        }
+        let (timeout, single_round) = if given.once { (Duration::ZERO, true) } else { (timeout, single_round) };
         let request = Request {
             targets,
             started,
@@ -82,6 +94,8 @@ impl Request {
             connect_timeout: given.connect_timeout.or(compose.connect_timeout).unwrap_or(Duration::from_secs(1)),
             want: if given.closed { Want::Closed } else { Want::Open },
             single_round,
+            once: given.once,
+            accepted: given.http_status.unwrap_or_default(),
             before: compose.before,
             after: compose.after,
             command,
@@ -99,6 +113,8 @@ pub enum Error {
     Internal(String),
     /// The timeout ran out; each unready target with why.
     TimedOut { after: Duration, unready: Vec<(String, String)> },
+    /// --once: these targets are not ready, each with why.
+    NotReady(Vec<(String, String)>),
     /// SIGTERM or SIGINT arrived while waiting.
     Interrupted { signal: i32 },
     /// The command could not be exec'd.
@@ -113,6 +129,11 @@ impl std::fmt::Display for Error {
             Error::TimedOut { after, unready } => {
                 let list: Vec<String> = unready.iter().map(|(target, why)| format!("{target} ({why})")).collect();
                 write!(f, "timed out after {}s waiting for {}", after.as_secs_f64(), list.join(", "))
+            }
+            Error::NotReady(unready) => {
+                let list: Vec<String> = unready.iter().map(|(target, why)| format!("{target} ({why})")).collect();
+                let verb = if unready.len() == 1 { "is" } else { "are" };
+                write!(f, "{} {verb} not ready", list.join(", "))
             }
             Error::Interrupted { signal } => write!(f, "interrupted by signal {signal}"),
             Error::Exec(failure) => failure.fmt(f),
@@ -136,6 +157,7 @@ pub fn run(request: &Request, diag: Diag) -> Result<(), Error> {
         connect_timeout: request.connect_timeout,
         want: request.want,
         single_round: request.single_round,
+        accepted: request.accepted.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,6 +174,7 @@ pub fn run(request: &Request, diag: Diag) -> Result<(), Error> {
         Outcome::Ready if request.command.is_empty() => Ok(()),
         Outcome::Ready => Err(Error::Exec(exec::exec_inheriting(&request.command))),
         Outcome::Broken(why) => Err(Error::Internal(why)),
+        Outcome::TimedOut(unready) if request.once => Err(Error::NotReady(unready)),
         Outcome::TimedOut(unready) => Err(Error::TimedOut { after: request.timeout, unready }),
     }
 }

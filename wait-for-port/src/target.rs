@@ -1,10 +1,13 @@
-//! What to wait for: `host:port`, `[v6addr%zone]:port`, `tcp://host:port` or
-//! `unix:/path/to.sock`. Parsing does no I/O, so a typo is reported before the
-//! first connection attempt.
+//! What to wait for: `host:port`, `[v6addr%zone]:port`, `tcp://host:port`,
+//! `unix:/path/to.sock`, `file:/path`, or a service's URL (`postgres://`,
+//! `mysql://`, `redis://`, `http://`) whose protocol is asked. Parsing does
+//! no I/O, so a typo is reported before the first connection attempt.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
+
+use crate::protocol::Protocol;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -18,11 +21,13 @@ pub enum Endpoint {
     File(PathBuf),
 }
 
-/// A parsed target, displayed as the user wrote it.
+/// A parsed target, displayed as the user wrote it but for a password,
+/// which is never printed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub text: String,
     pub endpoint: Endpoint,
+    pub protocol: Protocol,
 }
 
 impl fmt::Display for Target {
@@ -35,30 +40,118 @@ impl std::str::FromStr for Target {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Target, String> {
-        let endpoint = parse_endpoint(text).map_err(|why| match why.contains("write") {
-            true => format!("invalid target '{text}': {why}"),
+        let shown = redact(text);
+        let (endpoint, protocol) = parse_endpoint(text).map_err(|why| match why.contains("write") {
+            true => format!("invalid target '{shown}': {why}"),
             false => {
-                format!("invalid target '{text}': {why} (write host:port such as db:5432, [v6addr]:port, unix:/path)")
+                format!("invalid target '{shown}': {why} (write host:port such as db:5432, [v6addr]:port, unix:/path)")
             }
         })?;
-        Ok(Target { text: text.to_string(), endpoint })
+        Ok(Target { text: shown, endpoint, protocol })
     }
 }
 
-fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
+/// `scheme://user:password@host` with the password replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://").filter(|(scheme, _)| !matches!(*scheme, "unix" | "file")) else {
+        return text.to_string();
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rsplit_once('@').and_then(|(userinfo, _)| userinfo.split_once(':')) {
+        Some((user, _password)) => {
+            let after = &rest[authority.rfind('@').map_or(0, |at| at)..];
+            format!("{scheme}://{user}:***{after}")
+        }
+        None => text.to_string(),
+    }
+}
+
+const SCHEMES: &str = "use host:port, tcp://, postgres://, mysql://, redis://, http://, unix:/path or file:/path";
+
+fn parse_endpoint(text: &str) -> Result<(Endpoint, Protocol), String> {
     if let Some(rest) = text.strip_prefix("unix:") {
-        return parse_path(rest, "socket", "unix").map(Endpoint::Unix);
+        return Ok((Endpoint::Unix(parse_path(rest, "socket", "unix")?), Protocol::Tcp));
     }
     if let Some(rest) = text.strip_prefix("file:") {
-        return parse_path(rest, "file", "file").map(Endpoint::File);
+        return Ok((Endpoint::File(parse_path(rest, "file", "file")?), Protocol::Tcp));
     }
     if let Some((scheme, rest)) = text.split_once("://") {
-        return match scheme {
-            "tcp" => parse_host_port(rest),
-            _ => Err(format!("unknown scheme '{scheme}' (use host:port, tcp://host:port, unix:/path or file:/path)")),
-        };
+        return parse_url(scheme, rest);
     }
-    parse_host_port(text)
+    Ok((parse_host_port(text)?, Protocol::Tcp))
+}
+
+/// `scheme://[user[:password]@]host[:port][/path][?query]`.
+fn parse_url(scheme: &str, rest: &str) -> Result<(Endpoint, Protocol), String> {
+    let default_port = match scheme {
+        "tcp" => return Ok((parse_host_port(rest)?, Protocol::Tcp)),
+        "postgres" | "postgresql" => 5432,
+        "mysql" | "mariadb" => 3306,
+        "redis" => 6379,
+        "http" => 80,
+        "https" | "rediss" => {
+            return Err(format!(
+                "{scheme}:// is not built into wait-for-port (TLS would double its size): wait for its port \
+                 as host:port, or for a plain http:// endpoint"
+            ))
+        }
+        _ => return Err(format!("unknown scheme '{scheme}' ({SCHEMES})")),
+    };
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    let has_port = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').is_some_and(|(_, after)| after.starts_with(':')),
+        None => host_port.contains(':'),
+    };
+    let with_port = if has_port { host_port.to_string() } else { format!("{host_port}:{default_port}") };
+    let endpoint = parse_host_port(&with_port)?;
+    let path = path.split('#').next().unwrap_or_default();
+    let protocol = match scheme {
+        "postgres" | "postgresql" => {
+            let user = userinfo.map(|info| info.split(':').next().unwrap_or(info)).filter(|user| !user.is_empty());
+            let database = path.strip_prefix('/').unwrap_or(path).split('?').next().unwrap_or_default();
+            Protocol::Postgres {
+                user: percent_decoded(user.unwrap_or("postgres"))?,
+                database: (!database.is_empty()).then(|| percent_decoded(database)).transpose()?,
+            }
+        }
+        "mysql" | "mariadb" => Protocol::Mysql,
+        "redis" => Protocol::Redis,
+        _ => {
+            if let Some(bad) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!("{bad:?} in the path (percent-encode it)"));
+            }
+            let path = match path {
+                "" => "/".to_string(),
+                query if query.starts_with('?') => format!("/{query}"),
+                path => path.to_string(),
+            };
+            Protocol::Http { host: host_port.to_string(), path }
+        }
+    };
+    Ok((endpoint, protocol))
+}
+
+/// `%XX` escapes decoded, as URLs carry user and database names.
+fn percent_decoded(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = bytes.get(index + 1..index + 3).and_then(|hex| std::str::from_utf8(hex).ok());
+            let byte = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            decoded.push(byte.ok_or_else(|| format!("'{text}' has a bad %-escape (write %XX with two hex digits)"))?);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| format!("'{text}' decodes to something that is not UTF-8"))
 }
 
 /// `unix:/path`, `unix:relative/path`, or the URL form `unix:///path`
@@ -121,7 +214,7 @@ fn explain_extra_colons(text: &str, host: &str) -> String {
         format!("an IPv6 address needs brackets and a port: [{text}]:PORT")
     } else {
         let scheme = text.split(':').next().unwrap_or_default();
-        format!("unknown scheme '{scheme}' (use host:port, tcp://host:port, unix:/path or file:/path)")
+        format!("unknown scheme '{scheme}' ({SCHEMES})")
     }
 }
 
@@ -232,7 +325,13 @@ mod tests {
             ("fe80::1", "needs brackets"),
             (":5432", "host is empty"),
             ("[]:80", "host is empty"),
-            ("http://db:80", "unknown scheme 'http'"),
+            ("ftp://db:21", "unknown scheme 'ftp'"),
+            ("https://db/health", "not built into wait-for-port"),
+            ("rediss://cache", "not built into wait-for-port"),
+            ("postgres://", "host is empty"),
+            ("postgres://db:x/polls", "not a number"),
+            ("postgres://db/%zz", "bad %-escape"),
+            ("http://db/a b", "percent-encode"),
             ("udp:db:53", "unknown scheme 'udp'"),
             ("unix:", "empty socket path"),
             ("unix://", "empty socket path"),
@@ -253,6 +352,43 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
             assert!(err.contains(&format!("'{text}'")), "{text}: {err}");
         }
+    }
+
+    fn protocol(text: &str) -> (Endpoint, Protocol) {
+        let target = text.parse::<Target>().unwrap_or_else(|why| panic!("{why}"));
+        (target.endpoint, target.protocol)
+    }
+
+    #[test]
+    fn service_urls_with_their_default_ports() {
+        let postgres = |user: &str, database: Option<&str>| Protocol::Postgres {
+            user: user.into(),
+            database: database.map(Into::into),
+        };
+        assert_eq!(protocol("postgres://db/polls"), (tcp("db", 5432), postgres("postgres", Some("polls"))));
+        assert_eq!(protocol("postgresql://app:secret@db:6432"), (tcp("db", 6432), postgres("app", None)));
+        assert_eq!(
+            protocol("postgres://my%20user@[::1]/my%2Fdb?sslmode=require"),
+            (tcp("::1", 5432), postgres("my user", Some("my/db")))
+        );
+        assert_eq!(protocol("mysql://root@db"), (tcp("db", 3306), Protocol::Mysql));
+        assert_eq!(protocol("mariadb://db:3307/app"), (tcp("db", 3307), Protocol::Mysql));
+        assert_eq!(protocol("redis://cache/0"), (tcp("cache", 6379), Protocol::Redis));
+        let http = |host: &str, path: &str| Protocol::Http { host: host.into(), path: path.into() };
+        assert_eq!(protocol("http://web"), (tcp("web", 80), http("web", "/")));
+        assert_eq!(protocol("http://web:8000/health?full=1#x"), (tcp("web", 8000), http("web:8000", "/health?full=1")));
+        assert_eq!(protocol("http://[::1]:8000?q"), (tcp("::1", 8000), http("[::1]:8000", "/?q")));
+        assert_eq!(protocol("db:5432").1, Protocol::Tcp);
+    }
+
+    #[test]
+    fn passwords_are_never_shown() {
+        let target: Target = "postgres://app:s3cret@db/polls".parse().unwrap();
+        assert_eq!(target.to_string(), "postgres://app:***@db/polls");
+        let bad = "postgres://app:s3cret@db:x/polls".parse::<Target>().unwrap_err();
+        assert!(!bad.contains("s3cret") && bad.contains("postgres://app:***@db:x/polls"), "{bad}");
+        assert_eq!(redact("redis://:pw@cache"), "redis://:***@cache");
+        assert_eq!(redact("http://web/a@b:c"), "http://web/a@b:c", "an @ in the path is not user information");
     }
 
     #[test]
@@ -325,9 +461,12 @@ mod tests {
         #[test]
         fn every_accepted_target_is_one_that_can_be_waited_for(text in targets()) {
             match text.parse::<Target>() {
-                Err(why) => proptest::prop_assert!(why.starts_with(&format!("invalid target '{text}': ")), "{why}"),
+                Err(why) => {
+                    let shown = redact(&text);
+                    proptest::prop_assert!(why.starts_with(&format!("invalid target '{shown}': ")), "{why}")
+                }
                 Ok(target) => {
-                    proptest::prop_assert_eq!(target.to_string(), text.clone());
+                    proptest::prop_assert_eq!(target.to_string(), redact(&text));
                     match target.endpoint {
                         Endpoint::Unix(path) | Endpoint::File(path) => {
                             let path = path.to_string_lossy().into_owned();

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use venvkit_common::diag::Diag;
 
 use crate::probe::{Failure, Phase, Prober};
+use crate::protocol::StatusRanges;
 use crate::target::Target;
 
 /// What counts as done for a target.
@@ -20,7 +21,7 @@ pub enum Want {
     Closed,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// None waits forever (`--timeout 0`).
     pub deadline: Option<Instant>,
@@ -28,8 +29,10 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub want: Want,
     /// One attempt at each target, then the outcome (docker-compose-wait's
-    /// WAIT_TIMEOUT=0).
+    /// WAIT_TIMEOUT=0, and --once).
     pub single_round: bool,
+    /// HTTP status codes that count as ready.
+    pub accepted: StatusRanges,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -67,7 +70,7 @@ pub async fn wait_all(targets: &[Target], settings: Settings, diag: Diag) -> Out
     for (index, target) in targets.iter().enumerate() {
         let statuses = Arc::clone(&statuses);
         let phase = lock(&statuses)[index].phase.clone();
-        tasks.spawn(until_done(target.clone(), settings, diag, Prober::new(phase), move |failure| {
+        tasks.spawn(until_done(target.clone(), settings.clone(), diag, Prober::new(phase), move |failure| {
             let status = &mut lock(&statuses)[index];
             status.done = failure.is_none();
             status.last_failure = failure;
@@ -121,6 +124,7 @@ const MAX_OVERLAPPING_ATTEMPTS: usize = 16;
 async fn until_done(target: Target, settings: Settings, diag: Diag, prober: Prober, report: impl Fn(Option<String>)) {
     let started = Instant::now();
     let target = std::sync::Arc::new(target);
+    let accepted = Arc::new(settings.accepted.clone());
     let mut running = JoinSet::new();
     let mut next_start = started;
     let mut started_attempts = 0u64;
@@ -135,14 +139,17 @@ async fn until_done(target: Target, settings: Settings, diag: Diag, prober: Prob
                     None => settings.connect_timeout,
                 };
                 let (prober, target, attempt) = (prober.clone(), Arc::clone(&target), started_attempts);
-                running.spawn(async move { (attempt, prober.attempt(&target.endpoint, limit).await) });
+                let accepted = Arc::clone(&accepted);
+                running.spawn(async move { (attempt, prober.attempt(&target, &accepted, limit).await) });
                 next_start = now + settings.interval;
             }
             Some(Ok((attempt, result))) = running.join_next() => {
                 let failure = match (settings.want, result) {
                     (Want::Open, Ok(())) => None,
                     (Want::Open, Err(why)) => Some(why.to_string()),
-                    (Want::Closed, Ok(())) => Some("still accepting connections".to_string()),
+                    (Want::Closed, Ok(()) | Err(Failure::NotReady(_))) => {
+                        Some("still accepting connections".to_string())
+                    }
                     // A name that does not resolve says nothing about the port.
                     (Want::Closed, Err(why @ Failure::Dns(_))) => Some(why.to_string()),
                     (Want::Closed, Err(_)) => None,

@@ -7,7 +7,7 @@ use support::*;
 
 #[test]
 fn each_bad_target_is_exit_2_with_one_line_naming_it() {
-    for bad in ["db", "db:", "db:0", "db:65536", "db:pg", "::1:5432", ":5432", "http://db:80", "[::1]"] {
+    for bad in ["db", "db:", "db:0", "db:65536", "db:pg", "::1:5432", ":5432", "ftp://db:21", "https://db", "[::1]"] {
         let run = run_args(&["-t", "1s", bad]);
         assert_eq!(run.code(), 2, "{bad}: {}", run.stderr);
         assert_eq!(run.stderr.lines().count(), 1, "{bad}: {}", run.stderr);
