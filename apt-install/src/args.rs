@@ -19,6 +19,15 @@ eipp logs) are removed; /var/lib/dpkg, apt's extended_states and the log
 directories packages made stay. A cache directory that is a mount point
 (RUN --mount=type=cache) is kept.
 
+--root DIR stages packages for an image without dpkg (a shell-less runtime):
+apt resolves against what DIR and each --over ROOT already have (their
+status.d metadata) plus the --leave-out packages, downloads and checks
+signatures; dpkg-deb unpacks into DIR (merged /usr), and each package's
+metadata goes to DIR/var/lib/dpkg/status.d/<package>{,.md5sums}. No
+maintainer script runs: the loader cache (for a root of its own), the CA
+bundle and the time zone are made here; a package with any other script is
+refused before anything is written. On failure DIR is left as it was.
+
 Environment:
   APT_INSTALL_RETRIES, APT_INSTALL_LOCK_TIMEOUT, APT_INSTALL_KEEP_CACHE:
   defaults for the options of the same name; the command line wins.
@@ -27,13 +36,16 @@ Environment:
 Exit status:
   0    installed (or nothing to install)
   1    apt could not do it: unknown package, no such version, a conflict, a
-       download or maintainer script failure (named), or not run as root
+       download or maintainer script failure (named), or not run as root;
+       with --root, a package whose maintainer scripts it cannot reproduce
   2    usage error: a malformed package name, a missing .deb file
   124  dpkg's lock was not released within --lock-timeout
 
 Examples:
   RUN apt-install libpq5 libxml2
-  RUN apt-install -f /usr/share/python3/app/pkgdeps.txt";
+  RUN apt-install -f /usr/share/python3/app/pkgdeps.txt
+  RUN --mount=type=bind,from=venvkit/python:3.11-distroless,target=/runtime \\
+      apt-install --root /staging --over /runtime -f /pkgdeps.txt";
 
 /// Install Debian packages in an image layer, leaving nothing behind.
 #[derive(Parser, Debug)]
@@ -84,6 +96,18 @@ pub struct Cli {
     /// Show each step and apt's output
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Install into DIR, a staging root for an image without dpkg, instead of this system
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
+
+    /// With --root: the packages of the image at ROOT (mounted) count as installed
+    #[arg(long, value_name = "ROOT", requires = "root")]
+    pub over: Vec<std::path::PathBuf>,
+
+    /// With --root: never install these, though others depend on them (repeatable, comma separated)
+    #[arg(long, value_name = "PACKAGE", requires = "root", value_delimiter = ',')]
+    pub leave_out: Vec<String>,
 
     /// Accepted for Dockerfiles that pass it (apt-get's -y): always on
     #[arg(short = 'y', long = "yes", visible_alias = "assume-yes", hide = true)]

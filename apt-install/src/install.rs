@@ -16,6 +16,7 @@ use crate::lock::{self, Held};
 use crate::request::{self, Request};
 use crate::retry::RetryPolicy;
 use crate::sources;
+use crate::staging::{self, Staging, StagingError};
 use crate::state::Snapshot;
 
 /// What to install and how.
@@ -32,6 +33,8 @@ pub struct Options {
     pub dry_run: bool,
     pub allow_update_errors: bool,
     pub fix_broken: bool,
+    /// `--root DIR`: install into a staging root instead of this system.
+    pub staging: Option<Staging>,
 }
 
 /// Why a run ended without installing.
@@ -49,6 +52,9 @@ pub enum Error {
     LockHeld { held: Held, waited: Duration },
     /// apt could not do it.
     Failed(Failure),
+    /// `--root`: a package was refused or could not be unpacked; the root
+    /// is unchanged.
+    Staging(String),
 }
 
 impl std::fmt::Display for Error {
@@ -61,6 +67,7 @@ impl std::fmt::Display for Error {
             }
             Error::LockHeld { held, waited } => write!(f, "{held}, still after {}s", waited.as_secs_f64()),
             Error::Failed(failure) => failure.fmt(f),
+            Error::Staging(why) => f.write_str(why),
         }
     }
 }
@@ -74,6 +81,9 @@ pub fn run(options: &Options, diag: Diag) -> Result<(), Error> {
     }
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::NotRoot);
+    }
+    if let Some(staging) = &options.staging {
+        return run_staging(options, staging, &request, diag);
     }
     if !options.fix_broken {
         if let Some(problem) = audit() {
@@ -99,6 +109,121 @@ pub fn run(options: &Options, diag: Diag) -> Result<(), Error> {
         diag.info(summary(&before, &after, attempts));
     }
     Ok(())
+}
+
+/// `--root DIR`: update, resolve against what DIR (and the roots it goes
+/// over) has, download, then unpack into DIR; see [`staging`].
+fn run_staging(options: &Options, staging: &Staging, request: &Request, diag: Diag) -> Result<(), Error> {
+    if request.items.iter().any(|item| item.ends_with(".deb")) {
+        return Err(Error::Usage("--root installs from the archive only: give package names, not .deb files".into()));
+    }
+    if staging.root == Path::new("/") {
+        return Err(Error::Usage("--root / is this system: leave --root out to install here".into()));
+    }
+    let lock_held = |held| Error::LockHeld { held, waited: options.lock_timeout };
+    lock::wait_until(Instant::now() + options.lock_timeout, diag).map_err(lock_held)?;
+    let keep = Keep::decide(options.keep_cache);
+    let work = std::env::temp_dir().join(format!("apt-install-root-{}", std::process::id()));
+    let outcome = stage(options, staging, request, &work, diag);
+    let _ = std::fs::remove_dir_all(&work);
+    clean::clean(Path::new("/"), keep, diag);
+    let (added, attempts) = outcome?;
+    let attempts = if attempts == 1 { "1 attempt".to_string() } else { format!("{attempts} attempts") };
+    let what = match added.len() {
+        0 => "nothing new installed".to_string(),
+        1 => format!("installed 1 package ({})", added[0]),
+        n => format!("installed {n} packages ({})", added.join(" ")),
+    };
+    diag.info(format_args!("{what} into {}, {attempts}", staging.root.display()));
+    Ok(())
+}
+
+fn stage(
+    options: &Options,
+    staging: &Staging,
+    request: &Request,
+    work: &Path,
+    diag: Diag,
+) -> Result<(Vec<String>, u32), Error> {
+    let io = |err: std::io::Error| Error::Staging(format!("{}: {}", work.display(), venvkit_common::io::plain(&err)));
+    let archives = work.join("archives");
+    std::fs::create_dir_all(archives.join("partial")).map_err(io)?;
+    update(options, diag).map_err(Error::Failed)?;
+    let mut candidates = std::collections::BTreeMap::new();
+    for name in &staging.leave_out {
+        let shown = apt::apt_cache_show(name);
+        if let Some(shown) = shown {
+            candidates.insert(name.clone(), shown);
+        }
+    }
+    let status = staging::present_status(staging, &candidates).map_err(|err| match err {
+        StagingError::Usage(why) => Error::Usage(why),
+        other => Error::Staging(other.to_string()),
+    })?;
+    let status_file = work.join("status");
+    std::fs::write(&status_file, status).map_err(io)?;
+    let mut install = vec![
+        "install".to_string(),
+        "--download-only".into(),
+        if options.install_recommends { "--install-recommends" } else { "--no-install-recommends" }.into(),
+        "-o".into(),
+        format!("Dir::State::status={}", status_file.display()),
+        "-o".into(),
+        format!("Dir::State::extended_states={}", work.join("extended_states").display()),
+        "-o".into(),
+        format!("Dir::Cache::archives={}/", archives.display()),
+    ];
+    if options.dry_run {
+        install.push("--simulate".into());
+    }
+    install.push("--".into());
+    install.extend(request.items.iter().cloned());
+    let sleep = &mut std::thread::sleep;
+    let (plan, attempts) = options
+        .retry
+        .run("apt-get install --download-only", diag, sleep, || {
+            apt_step(&install, options, diag, |text| {
+                apt::with_available_versions(apt::install_failure(text, &request.items))
+            })
+        })
+        .map_err(|failure| match failure {
+            Failure::Locked(held) => Error::LockHeld { held, waited: options.lock_timeout },
+            failure => Error::Failed(failure),
+        })?;
+    if options.dry_run {
+        let plan: String = plan.lines().filter(|l| l.starts_with("Inst ")).map(|l| format!("{l}\n")).collect();
+        print!("{plan}");
+        return Ok((Vec::new(), attempts));
+    }
+    let mut debs: Vec<std::path::PathBuf> = std::fs::read_dir(&archives)
+        .map_err(io)?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    let added = staging::unpack_into(staging, &debs, diag).map_err(|err| match err {
+        StagingError::Usage(why) => Error::Usage(why),
+        other => Error::Staging(other.to_string()),
+    })?;
+    Ok((added, attempts))
+}
+
+/// `apt-get update`, retried on transient failures; a failed source is an
+/// error unless --allow-update-errors.
+fn update(options: &Options, diag: Diag) -> Result<(), Failure> {
+    let mut update = vec!["update".to_string()];
+    if !options.allow_update_errors {
+        update.push("--error-on=any".into());
+    }
+    let configured = sources::read(Path::new("/etc/apt"));
+    let sleep = &mut std::thread::sleep;
+    options
+        .retry
+        .run("apt-get update", diag, sleep, || {
+            apt_step(&update, options, diag, |text| apt::update_failure(text, &configured))
+        })
+        .map(drop)
 }
 
 /// Update once, then install (or simulate); each step is retried on

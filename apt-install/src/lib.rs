@@ -5,7 +5,8 @@
 //! waits for apt's and dpkg's locks, [`apt`] runs apt-get and reads its
 //! [`failure`]s (naming failed sources as `sources` has them),
 //! [`retry`] decides what gets another attempt, [`state`] compares dpkg's
-//! database before and after, [`clean`] removes what the layer should not keep.
+//! database before and after, [`clean`] removes what the layer should not keep;
+//! [`staging`] installs into a root without dpkg (`--root`).
 
 pub(crate) mod apt;
 pub(crate) mod clean;
@@ -15,4 +16,5 @@ pub mod lock;
 pub(crate) mod request;
 pub mod retry;
 pub(crate) mod sources;
+pub mod staging;
 pub(crate) mod state;

@@ -26,6 +26,7 @@ fn main() {
         dry_run: cli.dry_run,
         allow_update_errors: cli.allow_update_errors,
         fix_broken: cli.fix_broken,
+        staging: cli.root.map(|root| apt_install::staging::Staging { root, over: cli.over, leave_out: cli.leave_out }),
     };
     let code = match install::run(&options, diag) {
         Ok(()) => exit::SUCCESS,
@@ -34,7 +35,11 @@ fn main() {
             match error {
                 Error::Usage(_) => exit::USAGE,
                 Error::LockHeld { .. } => exit::TIMEOUT,
-                Error::NotRoot | Error::AlreadyBroken(_) | Error::Database(_) | Error::Failed(_) => exit::FAILURE,
+                Error::NotRoot
+                | Error::AlreadyBroken(_)
+                | Error::Database(_)
+                | Error::Failed(_)
+                | Error::Staging(_) => exit::FAILURE,
             }
         }
     };

@@ -108,7 +108,20 @@ pub struct Package {
     pub installed_size_kib: u64,
     /// Read from `status.d/`: its file list is `status.d/<name>.md5sums`.
     pub from_status_d: bool,
+    /// Its Provides field as written (virtual packages it satisfies).
+    pub provides: Option<String>,
+    /// The fields of [`APT_IDENTITY_FIELDS`] it has, as written, in that order.
+    pub apt_identity: Vec<(&'static str, String)>,
 }
+
+/// What apt needs in a status record, besides Package, Version,
+/// Architecture and Installed-Size, to take the archive's build of that
+/// version as the one installed: the relationships its `VersionHash` reads
+/// (apt-pkg/deb/deblistparser.cc), and Multi-Arch and Essential. A record
+/// without them is, to apt, another build, which `apt-get install` of the
+/// package, or of one that depends on it, installs again.
+pub const APT_IDENTITY_FIELDS: [&str; 9] =
+    ["Multi-Arch", "Essential", "Depends", "Pre-Depends", "Suggests", "Recommends", "Conflicts", "Breaks", "Replaces"];
 
 /// The packages dpkg knows, as `status`, its journal and `status.d` say.
 pub struct Database {
@@ -277,6 +290,11 @@ impl Record {
             multi_arch_same: fields.get("Multi-Arch").is_some_and(|m| m == "same"),
             installed_size_kib: fields.get("Installed-Size").and_then(|size| size.parse().ok()).unwrap_or(0),
             from_status_d,
+            provides: fields.remove("Provides"),
+            apt_identity: APT_IDENTITY_FIELDS
+                .iter()
+                .filter_map(|&field| Some((field, fields.remove(field)?)))
+                .collect(),
         })
     }
 }
@@ -484,6 +502,26 @@ mod tests {
         let database = Database::open(&Root::new(&dir)).unwrap();
         assert_eq!(database.packages.len(), 1);
         assert_eq!(database.packages[0].state, State::Installed, "0010 comes after 0002");
+    }
+
+    #[test]
+    fn apt_identity_fields_are_kept_as_written_in_their_order() {
+        let dir = scratch("relationships");
+        write(
+            &dir,
+            "var/lib/dpkg/status",
+            "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\
+             Breaks: c (<< 2)\nDepends: libc6 (>= 2.34), b | d\nDescription: x\nMulti-Arch: foreign\n",
+        );
+        let database = Database::open(&Root::new(&dir)).unwrap();
+        assert_eq!(
+            database.packages[0].apt_identity,
+            [
+                ("Multi-Arch", "foreign".to_string()),
+                ("Depends", "libc6 (>= 2.34), b | d".to_string()),
+                ("Breaks", "c (<< 2)".to_string())
+            ]
+        );
     }
 
     #[test]

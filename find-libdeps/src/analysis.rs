@@ -412,11 +412,14 @@ fn list(request: &Request, root: &Root, arch: &Arch, found: &Found, diag: Diag) 
 }
 
 /// The architecture whose loader is emulated: dpkg's native one in the
-/// root when it names one venvkit knows, else this machine's.
+/// root when it names one venvkit knows; else, for a root without dpkg
+/// (a shell-less image), the one whose loader (PT_INTERP) the root has;
+/// else this machine's.
 fn target_arch(root: &Root) -> &'static Arch {
     std::fs::read_to_string(root.host_path(Path::new("/var/lib/dpkg/arch")))
         .ok()
         .and_then(|text| text.lines().next().and_then(|name| Arch::named(name.trim())))
+        .or_else(|| venvkit_elf::arch::ALL.iter().find(|arch| root.canonicalize(Path::new(arch.loader)).is_some()))
         .unwrap_or_else(Arch::host)
 }
 

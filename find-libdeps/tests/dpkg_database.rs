@@ -157,3 +157,37 @@ fn depends_for_a_library_with_neither_symbols_nor_shlibs_is_an_error_as_in_dpkg_
     let with = depends();
     assert_eq!((with.code(), with.stdout.as_str()), (0, "libq1 (>= 1.0)\n"), "{}", with.stderr);
 }
+
+/// Rewrites an ELF64 file's e_machine (a test's x86-64 object, read as another machine's).
+fn set_machine(path: &std::path::Path, machine: u16) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_root_without_dpkg_is_read_as_the_architecture_of_its_loader() {
+    // A shell-less arm64 image: no /var/lib/dpkg/arch, status.d metadata,
+    // objects whose machine is AArch64 (test objects relabelled).
+    let root = Scratch::new("arm64-status-d");
+    let libc = root.path("usr/lib/aarch64-linux-gnu/libc.so.6");
+    Build { soname: Some("libc.so.6"), libc: false, ..Build::library(&libc) }.build();
+    let module = root.path("app/module.so");
+    Build { needs: &["libc.so.6"], libc: false, ..Build::library(&module) }.build();
+    for object in [&libc, &module] {
+        set_machine(object, 183);
+    }
+    root.write("usr/lib/ld-linux-aarch64.so.1", b"the loader's name is enough here");
+    root.link("usr/lib", "lib");
+    root.write(
+        "var/lib/dpkg/status.d/libc6",
+        b"Package: libc6\nVersion: 2.36-9\nArchitecture: arm64\nMulti-Arch: same\n",
+    );
+    root.write(
+        "var/lib/dpkg/status.d/libc6.md5sums",
+        b"0123456789abcdef0123456789abcdef  usr/lib/aarch64-linux-gnu/libc.so.6\n",
+    );
+    let run = run(command().arg("--root").arg(&root.0).arg("/app"));
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
+    assert!(!run.stderr.contains("skipped"), "{}", run.stderr);
+}

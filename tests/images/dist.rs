@@ -90,6 +90,7 @@ fn every_image_is_labelled_with_its_own_name_base_version_and_revision() {
         expected.push((base(suite), "venvkit/base".into(), format!("debian:{suite}-slim")));
         expected.push((build(suite), "venvkit/build".into(), base(suite)));
         expected.push((format!("venvkit/python:{python_version}-{suite}"), "venvkit/python".into(), base(suite)));
+        expected.push((distroless(suite), "venvkit/python".into(), "scratch".into()));
     }
     for (image, title, base_name) in expected {
         assert_eq!(label(&image, "org.opencontainers.image.title"), title, "{image}");

@@ -5,11 +5,14 @@
 
 mod support;
 
+mod compose;
 mod contents;
 mod deb;
-mod demo;
+pub mod demo;
 mod derived;
 mod dist;
+mod distroless;
+mod filebox;
 mod lint;
 mod reproducible;
 mod runtime;

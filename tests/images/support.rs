@@ -33,10 +33,16 @@ pub fn python(suite: &str) -> String {
     format!("venvkit/python:{version}-{suite}")
 }
 
+/// The shell-less runtime of `suite`.
+pub fn distroless(suite: &str) -> String {
+    format!("{}-distroless", python(suite))
+}
+
 /// The image holding only the four tools, for `COPY --from` into other bases.
 pub const TOOLS: &str = "venvkit/tools:latest";
 
-/// Every Debian-based image `make images` builds (all but [`TOOLS`]).
+/// Every Debian-based image with a shell and dpkg that `make images` builds
+/// (all but [`TOOLS`] and the [`distroless`] ones).
 pub fn all_images() -> Vec<String> {
     suites().into_iter().flat_map(|(suite, _)| [base(suite), build(suite), python(suite)]).collect()
 }
@@ -108,7 +114,8 @@ pub fn engine_with_images() -> Engine {
     let missing: Vec<String> = if engine.command().arg("--version").output().is_err() {
         vec!["podman".to_string()]
     } else {
-        let wanted = all_images().into_iter().chain([TOOLS.to_string()]);
+        let shell_less = suites().into_iter().map(|(suite, _)| distroless(suite));
+        let wanted = all_images().into_iter().chain(shell_less).chain([TOOLS.to_string()]);
         wanted.filter(|image| !engine.has_image(image)).collect()
     };
     assert!(missing.is_empty(), "{} missing: run `make images` (make test does)", missing.join(", "));

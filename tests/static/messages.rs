@@ -41,6 +41,7 @@ const CASES: &[Case] = &[
     ("apt-install", &["-f", "/nonexistent/pkgdeps.txt"], &[], "/nonexistent/pkgdeps.txt"),
     ("apt-install", &["Tree"], &[], "'Tree'"),
     ("apt-install", &["--bogus", "tree"], &[], "'--bogus'"),
+    ("apt-install", &["--over", "/runtime", "tree"], &[], "--root"),
     ("find-libdeps", &[], &[], "<DIR>"),
     ("find-libdeps", &["--format", "xml", "/tmp"], &[], "'xml'"),
     ("find-libdeps", &["/tmp"], &[("FIND_LIBDEPS_FORMAT", "xml")], "FIND_LIBDEPS_FORMAT"),

@@ -16,14 +16,17 @@ MIDDLEWARE = [
 ROOT_URLCONF = "polls.urls"
 WSGI_APPLICATION = "polls.wsgi.application"
 
+# PostgreSQL by default; POLLS_DB_ENGINE=mysql for MariaDB (the compose
+# file's `mariadb` profile).
+ENGINE = os.environ.get("POLLS_DB_ENGINE", "postgresql")
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": f"django.db.backends.{ENGINE}",
         "NAME": os.environ.get("POLLS_DB_NAME", "polls"),
-        "USER": os.environ.get("POLLS_DB_USER", "postgres"),
+        "USER": os.environ.get("POLLS_DB_USER", {"mysql": "polls"}.get(ENGINE, "postgres")),
         "PASSWORD": os.environ.get("POLLS_DB_PASSWORD", ""),
         "HOST": os.environ.get("POLLS_DB_HOST", "db"),
-        "PORT": os.environ.get("POLLS_DB_PORT", "5432"),
+        "PORT": os.environ.get("POLLS_DB_PORT", {"mysql": "3306"}.get(ENGINE, "5432")),
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

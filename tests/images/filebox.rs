@@ -1,0 +1,131 @@
+//! The second example (`examples/filebox`, `make demo`): built with uv, its
+//! pytest suite against PostgreSQL, the shell-less release serving uploads
+//! typed by libmagic; then what the release image holds.
+
+use crate::demo::demo_script_output;
+use crate::support::*;
+
+#[test]
+fn filebox_tests_against_postgresql_and_types_uploads_with_libmagic() {
+    engine_with_images();
+    let output = demo_script_output("filebox");
+    assert!(output.contains("wait-for-port: postgres://db:5432/filebox is ready after"), "{output}");
+    assert!(output.lines().any(|line| line.contains(" passed") && !line.contains("failed")), "{output}");
+    assert!(output.contains("uploaded dot.png -> image/png"), "{output}");
+    assert!(output.contains("uploaded doc.pdf -> application/pdf"), "{output}");
+    assert!(output.contains("health check: healthy"), "{output}");
+    // SIGTERM: a graceful shutdown, then uvicorn's own re-raise (143).
+    assert!(output.contains("uvicorn finished its shutdown: yes"), "{output}");
+}
+
+#[test]
+fn filebox_release_is_shell_less_with_exactly_the_libraries_its_venv_loads() {
+    let engine = engine_with_images();
+    let output = demo_script_output("filebox");
+    let named = output.lines().find_map(|line| line.strip_prefix("find-libdeps named: ")).expect(&output);
+    let named: Vec<&str> = named.split_whitespace().collect();
+    for package in ["libmagic1", "libpq5"] {
+        assert!(named.contains(&package), "{package} not in {named:?}");
+    }
+    assert!(!named.iter().any(|p| p.ends_with("-dev")), "{named:?}");
+    let image = "venvkit/filebox:latest";
+    assert_eq!(engine.inspect(image, "{{.Config.User}}"), "65532");
+    // No shell, no pip, no uv, no setuptools in the venv.
+    let shell = engine.run(&["run", "--rm", "--network=none", "--entrypoint", "/bin/sh", image, "-c", "true"]);
+    assert_ne!(shell.code(), 0, "{image} has a shell");
+    let script =
+        "import importlib.util as u, shutil; print([m for m in ('pip', 'uv', 'setuptools', 'wheel', 'pytest') \
+                  if u.find_spec(m)], shutil.which('uv'), shutil.which('gcc'))";
+    let found = engine.run(&["run", "--rm", "--network=none", image, "python", "-c", script]);
+    assert_eq!(found.stdout.trim(), "[] None None", "{}", found.stderr);
+    // Exactly the named packages were added to the runtime's metadata.
+    let status_d = |image: &str| {
+        let listed = engine.run(&[
+            "run",
+            "--rm",
+            "--network=none",
+            image,
+            "python",
+            "-c",
+            "import os; print('\\n'.join(sorted(n for n in os.listdir('/var/lib/dpkg/status.d') if not n.endswith('.md5sums'))))",
+        ]);
+        listed.stdout.lines().map(String::from).collect::<std::collections::BTreeSet<String>>()
+    };
+    let runtime = status_d(&distroless("bookworm"));
+    let added: Vec<String> = status_d(image).difference(&runtime).cloned().collect();
+    for package in &named {
+        assert!(runtime.contains(*package) || added.iter().any(|a| a == package), "{package} is not installed");
+    }
+    // Beyond the named ones, only what they depend on: every added package
+    // is reached from them through the Depends and Pre-Depends of added ones.
+    // One line per package in status.d: its name, then the names its
+    // Depends and Pre-Depends list (alternatives and versions dropped).
+    let script = r#"import os, re
+d = "/var/lib/dpkg/status.d"
+for n in sorted(os.listdir(d)):
+    if n.endswith(".md5sums"):
+        continue
+    fields = re.findall(r"^(?:Pre-)?Depends: (.*)$", open(os.path.join(d, n)).read(), re.M)
+    names = {re.sub(r"\(.*?\)", "", w).strip().split(":")[0] for f in fields for w in re.split(r"[,|]", f)}
+    print(n, *sorted(x for x in names if x))"#;
+    let graph = engine.run(&["run", "--rm", "--network=none", image, "python", "-c", script]);
+    assert_eq!(graph.code(), 0, "{}", graph.stderr);
+    let depends: std::collections::BTreeMap<String, Vec<String>> = graph
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().map(String::from);
+            Some((words.next()?, words.collect()))
+        })
+        .collect();
+    assert!(depends.contains_key("libmagic1"), "{}", graph.stdout);
+    let mut reached: std::collections::BTreeSet<String> = named.iter().map(|p| p.to_string()).collect();
+    let mut pending: Vec<String> = reached.iter().cloned().collect();
+    while let Some(package) = pending.pop() {
+        for dependency in depends.get(&package).into_iter().flatten() {
+            if reached.insert(dependency.clone()) {
+                pending.push(dependency.clone());
+            }
+        }
+    }
+    let unexplained: Vec<&String> = added.iter().filter(|a| !reached.contains(*a)).collect();
+    assert!(unexplained.is_empty(), "added but neither named nor needed by what was: {unexplained:?}");
+}
+
+#[test]
+fn the_same_dockerfile_builds_filebox_for_trixie_with_that_suites_package_names() {
+    // No package name is written for a suite: find-libdeps names trixie's
+    // (libmagic1t64 after the 64-bit time_t transition) and apt-install
+    // stages them onto trixie's shell-less runtime.
+    let engine = engine_with_images();
+    let (trixie, python_version) =
+        suites().into_iter().find(|(suite, _)| *suite == "trixie").expect("venvkit.conf has no trixie suite");
+    let tag = format!("venvkit-test/filebox-{trixie}:{}", std::process::id());
+    let built = engine.build(
+        &repo().join("examples/filebox"),
+        &tag,
+        &[
+            "--format",
+            "docker",
+            "--target",
+            "release",
+            "--build-arg",
+            &format!("SUITE={trixie}"),
+            "--build-arg",
+            &format!("PYTHON_VERSION={python_version}"),
+        ],
+    );
+    let script = "import sys, magic, psycopg.pq\n\
+                  print(sys.version_info[:2], magic.from_buffer(b'%PDF-1.4\\n', mime=True), psycopg.pq.__impl__)\n\
+                  print(' '.join(open('/usr/share/python3/app/pkgdeps.txt').read().split()))";
+    let ran = (built.code() == 0).then(|| engine.run(&["run", "--rm", "--network=none", &tag, "python", "-c", script]));
+    engine.remove_image(&tag);
+    assert_eq!(built.code(), 0, "{}", built.stderr);
+    let ran = ran.unwrap();
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let mut lines = ran.stdout.lines();
+    let (major, minor) = python_version.split_once('.').unwrap();
+    assert_eq!(lines.next(), Some(format!("({major}, {minor}) application/pdf python").as_str()), "{}", ran.stdout);
+    let named: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    assert!(named.contains(&"libmagic1t64") && named.contains(&"libpq5"), "{named:?}");
+}
