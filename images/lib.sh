@@ -74,14 +74,23 @@ engine_build() {
         args+=(--secret "id=extra_ca,src=$EXTRA_CA_CERT")
     fi
     # The build's output goes to a log, shown only when the build fails.
-    local log
+    # Built again once if podman lost a layer to a concurrent `rmi` while it
+    # looked for a cached one ("layer not known": podman 4.3 checks cache
+    # candidates without a lock against removal).
+    local log attempt
     log=$(mktemp)
-    if ! "$ENGINE" "${args[@]}" "$@" >"$log" 2>&1; then
-        tail -n 30 "$log" >&2
-        rm -f "$log"
-        return 1
-    fi
+    for attempt in 1 2; do
+        if "$ENGINE" "${args[@]}" "$@" >"$log" 2>&1; then
+            rm -f "$log"
+            return 0
+        fi
+        if [ "$attempt" = 2 ] || ! grep -q "layer not known" "$log"; then
+            break
+        fi
+    done
+    tail -n 30 "$log" >&2
     rm -f "$log"
+    return 1
 }
 
 engine_has_image() {

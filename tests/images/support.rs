@@ -83,13 +83,24 @@ impl Engine {
 
     /// Builds `context` (with its Dockerfile) as `tag`, with the machine's CA
     /// bundle as the `extra_ca` secret for pip, as EXTRA_CA_CERT passes it.
+    /// Built again once if podman lost a layer to another test's `rmi`
+    /// while it looked for a cached one ("layer not known": podman 4.3
+    /// checks cache candidates without a lock against removal).
     pub fn build(&self, context: &Path, tag: &str, extra: &[&str]) -> Run {
-        let mut command = self.command();
-        command.args(["build", "--layers", "-t", tag]).args(extra);
-        if let Some(bundle) = extra_ca_cert() {
-            command.arg("--secret").arg(format!("id=extra_ca,src={}", bundle.display()));
+        let attempt = || {
+            let mut command = self.command();
+            command.args(["build", "--layers", "-t", tag]).args(extra);
+            if let Some(bundle) = extra_ca_cert() {
+                command.arg("--secret").arg(format!("id=extra_ca,src={}", bundle.display()));
+            }
+            run_long(command.arg(context))
+        };
+        let built = attempt();
+        if built.code() != 0 && built.stderr.contains("layer not known") {
+            attempt()
+        } else {
+            built
         }
-        run_long(command.arg(context))
     }
 
     pub fn remove_image(&self, image: &str) {
