@@ -43,7 +43,7 @@ fn the_demo_tests_against_postgresql_after_waiting_for_it_and_serves_json() {
 }
 
 #[test]
-fn the_release_stops_in_under_a_second_with_status_0_and_is_at_most_0_6_of_naive() {
+fn both_releases_stop_on_sigterm_before_the_kill_with_status_0_and_are_at_most_0_6_of_naive() {
     engine_with_images();
     let output = demo_output();
     let figure = |label: &str| -> f64 {
@@ -51,10 +51,12 @@ fn the_release_stops_in_under_a_second_with_status_0_and_is_at_most_0_6_of_naive
             output.lines().find(|line| line.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {output}"));
         line[label.len()..].trim().split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap().parse().unwrap()
     };
-    assert!(figure("podman stop of the release") < 1.0, "{output}");
-    // podman's own part is 0.3-0.45 s here (a process that exits on SIGTERM
-    // at once): gunicorn's graceful stop adds about 0.15 s to it.
-    assert!(figure("podman stop of the shell-less release") < 1.0, "{output}");
+    // A stop that works takes 0.4-1.1 s here (podman's own part is 0.3-0.45 s
+    // for a process that exits on SIGTERM at once), one that does not reach
+    // gunicorn waits for `podman stop -t 10`'s kill: the limit is midway. The
+    // figures themselves are in the demo's summary and the README.
+    assert!(figure("podman stop of the release") < 5.0, "{output}");
+    assert!(figure("podman stop of the shell-less release") < 5.0, "{output}");
     assert!(output.contains("(exit 0)"), "{output}");
     assert!(figure("release / naive") <= 0.6, "{output}");
     assert!(figure("shell-less release (venvkit/polls:distroless)") <= 95.0, "{output}");
