@@ -5,8 +5,9 @@
 //! once, paths matching an exclusion are skipped, and files that cannot be
 //! read are warned about and skipped.
 //!
-//! The directories are listed first, on one thread; the files are then
-//! examined on every core, as opening and reading them is the walk's cost.
+//! The directories are listed on one thread, which hands the files out in
+//! batches as it goes; they are examined on every core, as opening and
+//! reading them is the walk's cost.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -66,8 +67,7 @@ pub struct Options<'a> {
 /// Scans each directory (a path inside `root`); a directory that does not
 /// exist is an error.
 pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, String> {
-    let mut listing = Listing { root, options, device: 0, seen: HashSet::new(), files: Vec::new() };
-    let mut warnings = Vec::new();
+    let mut resolved_dirs = Vec::new();
     for dir in dirs {
         let resolved = root.canonicalize(dir).ok_or_else(|| {
             format!("{}: no such directory (give the tree to scan, such as the virtualenv)", dir.display())
@@ -75,47 +75,62 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
         let metadata = std::fs::metadata(root.host_path(&resolved)).ok().filter(|m| m.is_dir()).ok_or_else(|| {
             format!("{}: not a directory (give the tree to scan, such as the virtualenv)", dir.display())
         })?;
-        // One device for the whole tree: a mount point inside a venv is rare,
-        // and a stat per directory would cost a tenth of the walk. ELF
-        // objects get their own key from their file.
-        listing.device = metadata.dev();
-        listing.list(&resolved, &mut warnings);
+        resolved_dirs.push((resolved, metadata.dev()));
     }
-    let files = listing.files;
     let needles = python::needle_searcher();
-    // Threads take batches of files in turn, so that one that met the big
-    // Python sources does not leave the others idle. (Listing on one
-    // thread first costs less CPU than feeding the threads as it goes.)
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    // One thread lists and hands out batches of files as it goes; the
+    // others examine them from the first batch on, and the lister joins
+    // them when the listing is done. Listing first and examining after
+    // left the other core idle for a sixth of the run.
+    let (sender, receiver) = std::sync::mpsc::channel::<Vec<(usize, PathBuf, FileKey)>>();
+    let receiver = std::sync::Mutex::new(receiver);
     let work = || {
         let mut found = Vec::new();
-        let mut buffer = Buffer::new();
+        let mut buffer = Buffer::new(root);
         loop {
-            let start = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
-            if start >= files.len() {
-                return found;
-            }
-            for (index, (path, key)) in files.iter().enumerate().skip(start).take(BATCH) {
-                found.push((index, examine(root, path, *key, options, &needles, &mut buffer)));
+            // The lock is held only to take a batch; a worker that waits
+            // for the lister's next one keeps the others waiting on the
+            // lock, as they would wait on the channel.
+            let batch = match receiver.lock().map(|receiver| receiver.recv()) {
+                Ok(Ok(batch)) => batch,
+                _ => return found,
+            };
+            for (index, path, key) in batch {
+                let what = examine(&path, key, options, &needles, &mut buffer);
+                found.push((index, path, what));
             }
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let mut results: Vec<(usize, Found)> = if threads == 1 || files.len() < 2 * BATCH {
-        work()
-    } else {
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut results = work();
-            for helper in helpers {
-                results.extend(helper.join().expect("a walk thread panicked"));
-            }
-            results
-        })
-    };
-    results.sort_unstable_by_key(|(index, _)| *index);
-    let mut scan = Scan { files: files.len(), warnings, ..Scan::default() };
-    for ((_, found), (path, _)) in results.into_iter().zip(files) {
+    let (files, warnings, mut results) = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut listing = Listing {
+            root,
+            options,
+            device: 0,
+            seen: HashSet::new(),
+            files: 0,
+            batch: Vec::with_capacity(BATCH),
+            sender,
+            warnings: Vec::new(),
+        };
+        for (dir, device) in &resolved_dirs {
+            // One device for the whole tree: a mount point inside a venv
+            // is rare, and a stat per directory would cost a tenth of the
+            // walk. ELF objects get their own key from their file.
+            listing.device = *device;
+            listing.list(dir);
+        }
+        let (files, warnings) = listing.finish();
+        let mut results = work();
+        for helper in helpers {
+            results.extend(helper.join().expect("a walk thread panicked"));
+        }
+        (files, warnings, results)
+    });
+    results.sort_unstable_by_key(|(index, _, _)| *index);
+    let mut scan = Scan { files, warnings, ..Scan::default() };
+    for (_, path, found) in results {
         match found {
             Found::Nothing => {}
             Found::Object(key, dynamic, version_needs) => {
@@ -129,21 +144,26 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
 }
 
 /// The listing, on one thread: every regular file under the directories,
-/// in name order, each hard link once.
+/// in name order, each hard link once, sent to the examining threads in
+/// batches numbered in that order.
 struct Listing<'a> {
     root: &'a Root,
     options: &'a Options<'a>,
     device: u64,
     seen: HashSet<FileKey>,
-    files: Vec<(PathBuf, FileKey)>,
+    /// Files listed so far: the next file's index.
+    files: usize,
+    batch: Vec<(usize, PathBuf, FileKey)>,
+    sender: std::sync::mpsc::Sender<Vec<(usize, PathBuf, FileKey)>>,
+    warnings: Vec<String>,
 }
 
 impl Listing<'_> {
-    fn list(&mut self, dir: &Path, warnings: &mut Vec<String>) {
+    fn list(&mut self, dir: &Path) {
         let entries = match std::fs::read_dir(self.root.host_path(dir)) {
             Ok(entries) => entries,
             Err(err) => {
-                warnings.push(format!("{}: cannot list: {}", dir.display(), venvkit_common::io::plain(&err)));
+                self.warnings.push(format!("{}: cannot list: {}", dir.display(), venvkit_common::io::plain(&err)));
                 return;
             }
         };
@@ -161,11 +181,31 @@ impl Listing<'_> {
                 continue;
             }
             if file_type.is_dir() {
-                self.list(&path, warnings);
+                self.list(&path);
             } else if file_type.is_file() && self.seen.insert((self.device, inode)) {
-                self.files.push((path, (self.device, inode)));
+                self.batch.push((self.files, path, (self.device, inode)));
+                self.files += 1;
+                if self.batch.len() == BATCH {
+                    self.send();
+                }
             }
         }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        // The receiver lives until every thread is done: a send fails only
+        // if a thread panicked, which the join reports.
+        let _ = self.sender.send(batch);
+    }
+
+    /// Sends the last batch and closes the channel: the number of files
+    /// listed, and the directories that could not be listed.
+    fn finish(mut self) -> (usize, Vec<String>) {
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        (self.files, self.warnings)
     }
 }
 
@@ -183,14 +223,13 @@ enum Found {
 }
 
 fn examine(
-    root: &Root,
     path: &Path,
     key: FileKey,
     options: &Options,
     needles: &aho_corasick::AhoCorasick,
     buffer: &mut Buffer,
 ) -> Found {
-    let mut file = match open_read_only(&root.host_path(path)) {
+    let mut file = match open_read_only(buffer.host_path(path)) {
         Ok(file) => file,
         Err(err) => return Found::Warning(format!("cannot read: {}", venvkit_common::io::plain(&err))),
     };
@@ -261,26 +300,47 @@ fn read_source(file: &mut File, needles: &aho_corasick::AhoCorasick, buffer: &mu
     }
 }
 
-/// One thread's buffers for Python sources: a chunk read in one call, and
-/// room for the rare longer file.
+/// One thread's buffers: a host path, built in place for each file, and
+/// for Python sources a chunk read in one call and room for the rare longer
+/// file. Allocating them once per thread rather than once per file keeps
+/// the threads off the allocator's lock.
 struct Buffer {
+    /// The root's host path, ending with `/`.
+    host: Vec<u8>,
+    path: Vec<u8>,
     chunk: Vec<u8>,
     rest: Vec<u8>,
 }
 
 impl Buffer {
-    fn new() -> Buffer {
-        Buffer { chunk: vec![0; SOURCE_CHUNK], rest: Vec::new() }
+    fn new(root: &Root) -> Buffer {
+        use std::os::unix::ffi::OsStringExt;
+        let mut host = root.host_path(Path::new("/")).into_os_string().into_vec();
+        if host.last() != Some(&b'/') {
+            host.push(b'/');
+        }
+        Buffer { host, path: Vec::with_capacity(4096), chunk: vec![0; SOURCE_CHUNK], rest: Vec::new() }
+    }
+
+    /// `inner` (a path inside the root) on this machine, NUL-terminated,
+    /// as [`Root::host_path`] joins it.
+    fn host_path(&mut self, inner: &Path) -> &[u8] {
+        use std::os::unix::ffi::OsStrExt;
+        self.path.clear();
+        self.path.extend_from_slice(&self.host);
+        self.path.extend_from_slice(inner.strip_prefix("/").unwrap_or(inner).as_os_str().as_bytes());
+        self.path.push(0);
+        &self.path
     }
 }
 
 /// open(2) for reading, close-on-exec, as one system call: musl's open()
 /// adds an fcntl(2) for kernels without O_CLOEXEC, a third more calls per
-/// file on a walk that opens every file of a venv.
-fn open_read_only(path: &Path) -> std::io::Result<File> {
+/// file on a walk that opens every file of a venv. `path` ends with a NUL.
+fn open_read_only(path: &[u8]) -> std::io::Result<File> {
     use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let path = std::ffi::CStr::from_bytes_with_nul(path)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in a path"))?;
     let flags = nix::libc::O_RDONLY | nix::libc::O_CLOEXEC | nix::libc::O_NOCTTY;
     // SAFETY: a NUL-terminated path; the returned descriptor is owned by the File.
     let fd = unsafe { nix::libc::syscall(nix::libc::SYS_openat, nix::libc::AT_FDCWD, path.as_ptr(), flags) };
