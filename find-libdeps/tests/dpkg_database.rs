@@ -191,3 +191,20 @@ fn a_root_without_dpkg_is_read_as_the_architecture_of_its_loader() {
     assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
     assert!(!run.stderr.contains("skipped"), "{}", run.stderr);
 }
+
+#[test]
+fn a_bare_tree_is_read_as_the_architecture_of_its_objects_whatever_finds_it() {
+    // No dpkg, no loader: the objects' machine decides, not the machine
+    // find-libdeps was built for. An AArch64 object's need is searched for
+    // in the arm64 directories (and found nowhere: an error naming it), not
+    // skipped as foreign by this amd64 build; the arm64 build reads amd64
+    // trees the same way (its run of this suite under qemu-user).
+    let root = Scratch::new("bare-arm64");
+    let module = root.path("app/module.so");
+    Build { needs: &["libq.so.1"], libc: false, ..Build::library(&module) }.build();
+    set_machine(&module, 183);
+    let run = run(command().arg("--root").arg(&root.0).arg("/app"));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("libq.so.1") && run.stderr.contains("aarch64-linux-gnu"), "{}", run.stderr);
+    assert!(!run.stderr.contains("skipped"), "{}", run.stderr);
+}
