@@ -60,6 +60,14 @@ pub fn release_binary(tool: &str) -> PathBuf {
     path
 }
 
+/// The arm64 build of `tool`, cross-built by `make build` into
+/// `target/bin/aarch64/`.
+pub fn aarch64_binary(tool: &str) -> PathBuf {
+    let path = bin_dir().join("aarch64").join(tool);
+    assert!(path.is_file(), "{} is missing: run `make build` (or `make test`, which builds first)", path.display());
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,26 +1,71 @@
 //! The release binaries are static, stripped, and run with nothing around
-//! them, as in `FROM scratch`.
+//! them, as in `FROM scratch`; so do their arm64 builds, under qemu-user.
 
+use goblin::elf::header::{EM_AARCH64, EM_X86_64};
 use goblin::elf::{dynamic::DT_NEEDED, Elf};
+use std::path::Path;
 use std::process::Command;
-use venvkit_suites::{release_binary, tools};
+use venvkit_suites::{aarch64_binary, release_binary, tools};
 
-#[test]
-fn release_binaries_have_no_interpreter_and_no_needed_libraries() {
-    for tool in tools() {
-        let bytes = std::fs::read(release_binary(tool)).unwrap();
-        let elf = Elf::parse(&bytes).unwrap();
-        assert_eq!(elf.interpreter, None, "{tool} asks for a dynamic loader");
-        let needed: Vec<_> = elf.dynamic.iter().flat_map(|d| d.dyns.iter()).filter(|d| d.d_tag == DT_NEEDED).collect();
-        assert!(needed.is_empty(), "{tool} needs shared libraries");
-        assert!(elf.syms.is_empty(), "{tool} is not stripped");
+/// The size budgets, in bytes, of the tools that have one: entrypoint is
+/// in every image's PID 1, wait-for-port in every HEALTHCHECK.
+const BUDGETS: &[(&str, u64)] = &[("entrypoint", 450 * 1024), ("wait-for-port", 1024 * 1024)];
+
+/// `binary` is a static, stripped ELF executable for `machine`, within its
+/// tool's budget.
+fn assert_static_stripped_within_budget(tool: &str, binary: &Path, machine: u16) {
+    let bytes = std::fs::read(binary).unwrap();
+    let elf = Elf::parse(&bytes).unwrap();
+    assert_eq!(elf.header.e_machine, machine, "{}: another machine", binary.display());
+    assert_eq!(elf.interpreter, None, "{} asks for a dynamic loader", binary.display());
+    let needed: Vec<_> = elf.dynamic.iter().flat_map(|d| d.dyns.iter()).filter(|d| d.d_tag == DT_NEEDED).collect();
+    assert!(needed.is_empty(), "{} needs shared libraries", binary.display());
+    assert!(elf.syms.is_empty(), "{} is not stripped", binary.display());
+    if let Some((_, budget)) = BUDGETS.iter().find(|(name, _)| *name == tool) {
+        let size = bytes.len() as u64;
+        assert!(size <= *budget, "{} is {size} bytes, over its {budget}-byte budget", binary.display());
     }
 }
 
 #[test]
-fn entrypoint_stays_within_450_kib() {
-    let size = std::fs::metadata(release_binary("entrypoint")).unwrap().len();
-    assert!(size <= 450 * 1024, "entrypoint is {size} bytes, over the 450 KiB budget");
+fn release_binaries_are_static_stripped_and_within_their_budgets() {
+    for tool in tools() {
+        assert_static_stripped_within_budget(tool, &release_binary(tool), EM_X86_64);
+    }
+}
+
+#[test]
+fn aarch64_binaries_are_static_stripped_and_within_the_same_budgets() {
+    for tool in tools() {
+        let binary = aarch64_binary(tool);
+        assert_static_stripped_within_budget(tool, &binary, EM_AARCH64);
+        // As file(1) tells a user who checks what they downloaded.
+        let file = Command::new("file").arg("-b").arg(&binary).output().expect("file(1) runs (make deps-test)");
+        let described = String::from_utf8_lossy(&file.stdout);
+        assert!(described.contains("ARM aarch64") && described.contains("statically linked"), "{tool}: {described}");
+    }
+}
+
+#[test]
+fn aarch64_binaries_run_under_qemu_user_in_an_empty_root_needs_root() {
+    venvkit_suites::fixtures::require_root("chroot");
+    // binfmt_misc's F flag (Debian's qemu-user-static sets it) opens qemu
+    // when the entry is registered, so the empty root needs no qemu of its own.
+    let registered = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64").unwrap_or_default();
+    assert!(
+        registered.starts_with("enabled") && registered.contains("flags: ") && registered.contains('F'),
+        "qemu-aarch64 is not registered with binfmt_misc, with the F flag (make deps-test does it): {registered:?}"
+    );
+    for tool in tools() {
+        let root = std::env::temp_dir().join(format!("venvkit-scratch-aarch64-{tool}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::copy(aarch64_binary(tool), root.join(tool)).unwrap();
+        let output = Command::new("chroot").arg(&root).arg(format!("/{tool}")).arg("--version").output().unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(output.status.success(), "the arm64 {tool} --version failed under qemu-user: {output:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).starts_with(tool));
+    }
 }
 
 #[test]
