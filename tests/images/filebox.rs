@@ -19,6 +19,17 @@ fn filebox_tests_against_postgresql_and_types_uploads_with_libmagic() {
 }
 
 #[test]
+fn filebox_rebuilds_after_a_pin_change_with_the_new_pin_and_prints_the_time() {
+    engine_with_images();
+    let output = demo_script_output("filebox");
+    // The demo locks python-multipart 0.0.33 in a copy and fails unless the
+    // rebuilt release has it.
+    assert!(output.contains("with python-multipart 0.0.33"), "{output}");
+    let line = output.lines().find(|line| line.starts_with("rebuild after one dependency pin change"));
+    assert!(line.is_some_and(|line| line.trim_end().ends_with('s')), "{output}");
+}
+
+#[test]
 fn filebox_release_is_shell_less_with_exactly_the_libraries_its_venv_loads() {
     let engine = engine_with_images();
     let output = demo_script_output("filebox");
