@@ -263,14 +263,7 @@ fn a_programs_missing_library_is_not_excused_by_an_in_tree_soname() {
     let search = ["$ORIGIN/../lib"];
     Build { needs: &["liba.so"], search: &search, tag: Tag::Runpath, executable: true, ..Build::library(&prog) }
         .build();
-    let started = start(&prog);
-    assert!(
-        started.stderr.contains("libk.so.1: cannot open shared object file"),
-        "the loader agrees: {}",
-        started.stderr
-    );
-    let run = run(command().arg(&tree.0));
-    assert_eq!(run.code(), 1, "{}", run.stderr);
+    let run = both_miss(&prog, &tree, "libk.so.1");
     let line = run.stderr.lines().find(|l| l.contains("needs libk.so.1, not found")).expect(&run.stderr);
     assert!(line.contains("lib/libb.so.1 (opened as ") && line.contains("/sub/lib/libb.so.1)"), "{line}");
 }
@@ -305,13 +298,17 @@ fn an_ancestor_with_a_runpath_lends_no_rpath() {
     let runpath = tree.path("lib").display().to_string();
     Build { needs: &["liba.so"], search: &[&runpath], tag: Tag::Runpath, executable: true, ..Build::library(&prog) }
         .build();
-    let started = start(&prog);
-    assert!(
-        started.stderr.contains("libk.so.1: cannot open shared object file"),
-        "the loader agrees: {}",
-        started.stderr
-    );
+    let run = both_miss(&prog, &tree, "libk.so.1");
+    assert!(run.stderr.contains("libb.so.1: needs libk.so.1, not found"), "{}", run.stderr);
+}
+
+/// Runs `prog` (the loader must fail on `soname`) and find-libdeps on
+/// `tree` (exit 1); returns find-libdeps' run, for what it says.
+fn both_miss(prog: &std::path::Path, tree: &Scratch, soname: &str) -> Run {
+    let started = start(prog);
+    let refusal = format!("{soname}: cannot open shared object file");
+    assert!(started.stderr.contains(&refusal), "the loader agrees: {}", started.stderr);
     let run = run(command().arg(&tree.0));
     assert_eq!(run.code(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("libb.so.1: needs libk.so.1, not found"), "{}", run.stderr);
+    run
 }

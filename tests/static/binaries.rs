@@ -57,15 +57,20 @@ fn aarch64_binaries_run_under_qemu_user_in_an_empty_root_needs_root() {
         "qemu-aarch64 is not registered with binfmt_misc, with the F flag (make deps-test does it): {registered:?}"
     );
     for tool in tools() {
-        let root = std::env::temp_dir().join(format!("venvkit-scratch-aarch64-{tool}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::copy(aarch64_binary(tool), root.join(tool)).unwrap();
-        let output = Command::new("chroot").arg(&root).arg(format!("/{tool}")).arg("--version").output().unwrap();
-        std::fs::remove_dir_all(&root).unwrap();
-        assert!(output.status.success(), "the arm64 {tool} --version failed under qemu-user: {output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).starts_with(tool));
+        assert_version_in_empty_root(tool, &aarch64_binary(tool));
     }
+}
+
+/// `binary --version`, alone in an empty root (chroot), prints `tool`'s name.
+fn assert_version_in_empty_root(tool: &str, binary: &Path) {
+    let root = std::env::temp_dir().join(format!("venvkit-scratch-{tool}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(binary, root.join(tool)).unwrap();
+    let output = Command::new("chroot").arg(&root).arg(format!("/{tool}")).arg("--version").output().unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    assert!(output.status.success(), "{} --version failed in an empty root: {output:?}", binary.display());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with(tool));
 }
 
 #[test]
@@ -92,14 +97,7 @@ fn entrypoint_runs_a_command_as_pid1_in_an_empty_root_needs_root() {
 fn release_binaries_run_in_an_empty_root_needs_root() {
     venvkit_suites::fixtures::require_root("chroot, PID namespaces");
     for tool in tools() {
-        let root = std::env::temp_dir().join(format!("venvkit-scratch-{tool}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::copy(release_binary(tool), root.join(tool)).unwrap();
-        let output = Command::new("chroot").arg(&root).arg(format!("/{tool}")).arg("--version").output().unwrap();
-        std::fs::remove_dir_all(&root).unwrap();
-        assert!(output.status.success(), "{tool} --version failed in an empty root: {output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).starts_with(tool));
+        assert_version_in_empty_root(tool, &release_binary(tool));
     }
 }
 
