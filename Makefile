@@ -53,7 +53,7 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: demo wheels deb dist build binaries images lint fixtures test test-crates test-images bench \
+.PHONY: demo wheels deb dist build binaries cross-binaries images lint fixtures test test-crates test-images bench \
 	deps-build deps-lint deps-test deps-bench deps-images clean
 
 ## demo: pack the example app (examples/polls) into a slim image: test it against
@@ -88,18 +88,22 @@ dist: binaries
 	@packaging/tools/make-dist dist
 
 ## build: static release binaries in target/bin (and for arm64 in target/bin/aarch64), with their sizes
-build: binaries
+build: binaries cross-binaries
 	@for tool in $(TOOLS); do for bin in $(BIN_DIR)/$$tool $(CROSS_BIN_DIR)/$$tool; do \
 	  printf '%-16s %8d bytes  %s\n' "$$tool" "$$(stat -c %s $$bin)" "$$bin"; \
 	done; done
 
 binaries: deps-build
-	@cargo build --locked --quiet --profile $(PROFILE) --target $(MUSL) --target $(CROSS) $(addprefix -p ,$(TOOLS))
-	@mkdir -p $(BIN_DIR) $(CROSS_BIN_DIR)
-	@for tool in $(TOOLS); do \
-	  install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; \
-	  install -m 0755 target/$(CROSS)/$(PROFILE)/$$tool $(CROSS_BIN_DIR)/$$tool; \
-	done
+	@cargo build --locked --quiet --profile $(PROFILE) --target $(MUSL) $(addprefix -p ,$(TOOLS))
+	@mkdir -p $(BIN_DIR)
+	@for tool in $(TOOLS); do install -m 0755 target/$(MUSL)/$(PROFILE)/$$tool $(BIN_DIR)/$$tool; done
+
+# The arm64 builds, for `make build` and the tests; the demo and the images
+# need only the host's.
+cross-binaries: deps-build
+	@cargo build --locked --quiet --profile $(PROFILE) --target $(CROSS) $(addprefix -p ,$(TOOLS))
+	@mkdir -p $(CROSS_BIN_DIR)
+	@for tool in $(TOOLS); do install -m 0755 target/$(CROSS)/$(PROFILE)/$$tool $(CROSS_BIN_DIR)/$$tool; done
 
 ## images: venvkit/tools, and venvkit/base, venvkit/build and venvkit/python for bookworm and
 ## trixie, with sizes; REFRESH=1 remakes them from Debian's archive as it is now
@@ -137,7 +141,7 @@ NOT_ROOT_FILTER = $(if $(IS_ROOT),, & not test(/needs_root/))
 #   prctl(PR_SET_CHILD_SUBREAPER) with EINVAL, so entrypoint stops at its start;
 # - the_child_starts_with_an_empty_mask_and_no_ignores_of_entrypoints_own: the
 #   child's /proc/PID/status shows the dispositions qemu keeps for itself.
-# A test gets a second try there (nextest reports it as flaky): under the full
+# With nextest a test gets a second try there (reported as flaky): under the full
 # suite's load, qemu-user once held back one of the 40 signals entrypoint
 # forwards in order past the test's 10 s deadline (1 run in 3; 0 in 30 alone).
 QEMU_USER_CANNOT = _as_subreaper an_orphans_parent_is_entrypoint dispositions_the_parent_ignored_stay_ignored \
@@ -149,7 +153,7 @@ CROSS_FILTER = not ($(subst $(space),$(space)| ,$(foreach t,$(QEMU_USER_CANNOT),
 empty :=
 space := $(empty) $(empty)
 
-test-crates: binaries deps-test fixtures
+test-crates: binaries cross-binaries deps-test fixtures
 	@$(if $(IS_ROOT),,echo "not root: the tests named *needs_root are skipped (CI runs them as root)";)
 	@$(TEST_ENV); \
 	if cargo nextest --version >/dev/null 2>&1; then \
@@ -161,7 +165,7 @@ test-crates: binaries deps-test fixtures
 	  echo "cargo-nextest not found: running cargo test one test at a time (timing tests need a quiet machine)"; \
 	  cargo test --locked --workspace --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root); \
 	  $(CROSS_TEST_ENV); \
-	  cargo test --locked $(addprefix -p ,$(TOOLS)) --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root) \
+	  cargo test --locked $(addprefix -p ,$(TOOLS)) --test '*' --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root) \
 	    $(addprefix --skip ,$(QEMU_USER_CANNOT)); \
 	fi
 

@@ -107,7 +107,7 @@ pub fn run(request: &Request, diag: Diag) -> Result<Outcome, Error> {
         )));
     }
     let root = Root::new(&request.root);
-    let arch = target_arch(&root, &scan_dirs(request));
+    let arch = target_arch(&root, &scan_dirs(request), &request.exclude);
     let found = find(request, &root, arch, diag)?;
     for warning in &found.warnings {
         diag.info(format_args!("warning: {warning}"));
@@ -417,25 +417,31 @@ fn list(request: &Request, root: &Root, arch: &Arch, found: &Found, diag: Diag) 
 /// else, for a bare tree, that of its first ELF object of a known machine;
 /// else this machine's. So an arm64 build of find-libdeps reads an amd64
 /// tree as an amd64 one does, and the other way round.
-fn target_arch(root: &Root, dirs: &[PathBuf]) -> &'static Arch {
+fn target_arch(root: &Root, dirs: &[PathBuf], exclude: &[String]) -> &'static Arch {
     std::fs::read_to_string(root.host_path(Path::new("/var/lib/dpkg/arch")))
         .ok()
         .and_then(|text| text.lines().next().and_then(|name| Arch::named(name.trim())))
         .or_else(|| venvkit_elf::arch::ALL.iter().find(|arch| root.canonicalize(Path::new(arch.loader)).is_some()))
-        .or_else(|| first_object_arch(root, dirs))
+        .or_else(|| first_object_arch(root, dirs, exclude))
         .unwrap_or_else(Arch::host)
 }
 
 /// The architecture of the first ELF object of a known machine under
-/// `dirs` (paths inside `root`), directories in name order, each one's
-/// files before its subdirectories; symlinks are not followed.
-fn first_object_arch(root: &Root, dirs: &[PathBuf]) -> Option<&'static Arch> {
+/// `dirs` (paths inside `root`) that no `exclude` glob matches, directories
+/// in name order, each one's files before its subdirectories; symlinks are
+/// not followed.
+fn first_object_arch(root: &Root, dirs: &[PathBuf], exclude: &[String]) -> Option<&'static Arch> {
+    let excluded = |path: &Path| {
+        let text = venvkit_common::root::bytes(path);
+        exclude.iter().any(|glob| venvkit_common::glob::glob_match(glob.as_bytes(), text))
+    };
     let mut pending: Vec<PathBuf> = dirs.iter().rev().filter_map(|dir| root.canonicalize(dir)).collect();
     while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(root.host_path(&dir)) else { continue };
         let mut entries: Vec<_> =
             entries.flatten().filter_map(|e| Some((e.file_name(), e.file_type().ok()?))).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.retain(|(name, _)| !excluded(&dir.join(name)));
         for (name, _) in entries.iter().filter(|(_, kind)| kind.is_file()) {
             let Ok(file) = File::open(root.host_path(&dir.join(name))) else { continue };
             if let Ok(Some(elf)) = Elf::open(&file) {

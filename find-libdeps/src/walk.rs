@@ -194,8 +194,8 @@ impl Listing<'_> {
 
     fn send(&mut self) {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        // The receiver lives until every thread is done: a send fails only
-        // if a thread panicked, which the join reports.
+        // The receiver outlives the listing (it is the caller's), so a send
+        // cannot fail.
         let _ = self.sender.send(batch);
     }
 

@@ -207,4 +207,8 @@ fn a_bare_tree_is_read_as_the_architecture_of_its_objects_whatever_finds_it() {
     assert_eq!(run.code(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("libq.so.1") && run.stderr.contains("aarch64-linux-gnu"), "{}", run.stderr);
     assert!(!run.stderr.contains("skipped"), "{}", run.stderr);
+    // An excluded object does not decide, even when it comes first.
+    Build { libc: false, ..Build::library(&root.path("app/aaa-other.so")) }.build();
+    let excluded = support::run(command().arg("--root").arg(&root.0).args(["--exclude", "*/aaa-other.so", "/app"]));
+    assert!(excluded.stderr.contains("libq.so.1") && !excluded.stderr.contains("skipped"), "{}", excluded.stderr);
 }
