@@ -431,17 +431,13 @@ fn target_arch(root: &Root, dirs: &[PathBuf], exclude: &[String]) -> &'static Ar
 /// in name order, each one's files before its subdirectories; symlinks are
 /// not followed.
 fn first_object_arch(root: &Root, dirs: &[PathBuf], exclude: &[String]) -> Option<&'static Arch> {
-    let excluded = |path: &Path| {
-        let text = venvkit_common::root::bytes(path);
-        exclude.iter().any(|glob| venvkit_common::glob::glob_match(glob.as_bytes(), text))
-    };
     let mut pending: Vec<PathBuf> = dirs.iter().rev().filter_map(|dir| root.canonicalize(dir)).collect();
     while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(root.host_path(&dir)) else { continue };
         let mut entries: Vec<_> =
             entries.flatten().filter_map(|e| Some((e.file_name(), e.file_type().ok()?))).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        entries.retain(|(name, _)| !excluded(&dir.join(name)));
+        entries.retain(|(name, _)| !walk::excluded(&dir.join(name), exclude));
         for (name, _) in entries.iter().filter(|(_, kind)| kind.is_file()) {
             let Ok(file) = File::open(root.host_path(&dir.join(name))) else { continue };
             if let Ok(Some(elf)) = Elf::open(&file) {

@@ -209,7 +209,8 @@ impl Listing<'_> {
     }
 }
 
-fn excluded(path: &Path, exclude: &[String]) -> bool {
+/// Whether an `exclude` glob matches `path` (a path inside the root).
+pub(crate) fn excluded(path: &Path, exclude: &[String]) -> bool {
     let text = venvkit_common::root::bytes(path);
     exclude.iter().any(|glob| glob_match(glob.as_bytes(), text))
 }
