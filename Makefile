@@ -31,7 +31,7 @@ APT_IMAGES = mmdebstrap python3-venv python3-debian lintian $(ENGINE_PACKAGES)
 ENGINE_PACKAGES = podman runc containernetworking-plugins golang-github-containernetworking-plugin-dnsname catatonit
 
 # A CA bundle for TLS-intercepting proxies, given to pip as a build secret.
-# Demo and tests pass the machine's bundle when none is given.
+# Every target that builds images passes the machine's bundle when none is given.
 EXTRA_CA_CERT ?=
 BUILD_CA_CERT := $(or $(EXTRA_CA_CERT),$(wildcard /etc/ssl/certs/ca-certificates.crt))
 HADOLINT_VERSION := 2.15.1
@@ -108,7 +108,7 @@ cross-binaries: deps-build
 ## images: venvkit/tools, and venvkit/base, venvkit/build and venvkit/python for bookworm and
 ## trixie, with sizes; REFRESH=1 remakes them from Debian's archive as it is now
 images: binaries deps-images
-	@EXTRA_CA_CERT="$(EXTRA_CA_CERT)" REFRESH="$(REFRESH)" images/make-images
+	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" REFRESH="$(REFRESH)" images/make-images
 
 ## test: formatting, clippy and shellcheck first (failing fast), then the crates' tests
 ## against the release binaries, then the images' suite

@@ -90,3 +90,36 @@ fn the_debian_tarball_made_twice_with_the_same_epoch_is_byte_identical_needs_roo
     let rebuilt = reproducible_build(&engine, &again.0, "venvkit-test/debian-again:bookworm-slim", &epoch, &[]);
     assert_eq!(rebuilt, engine.inspect("docker.io/library/debian:bookworm-slim", "{{.Id}}"));
 }
+
+/// A second `make images` with nothing changed builds nothing: an image
+/// built here from the same inputs is kept. A build from podman's layer
+/// cache instead could take a `COPY` layer that another clone or an older
+/// tree made at another epoch, with that epoch's timestamps in it.
+#[test]
+fn make_images_again_with_nothing_changed_keeps_every_image() {
+    let engine = engine_with_images();
+    let shell_less = suites().into_iter().map(|(suite, _)| distroless(suite));
+    let images: Vec<String> = all_images().into_iter().chain(shell_less).chain([TOOLS.to_string()]).collect();
+    let ids = || images.iter().map(|image| engine.inspect(image, "{{.Id}}")).collect::<Vec<_>>();
+    let before = ids();
+    // A work directory of its own, with make images' records of what it
+    // built: the real one's build contexts are read by other tests.
+    let work = Scratch::new("images-again");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(repo().join("target/images/built"))
+        .arg(&work.0)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "make images keeps its records in target/images/built");
+    let again = run_long(
+        std::process::Command::new(repo().join("images/make-images"))
+            .env("IMAGES_WORK", &work.0)
+            .env("SOURCE_DATE_EPOCH", epoch())
+            .env_remove("REFRESH"),
+    );
+    assert_eq!(again.code(), 0, "{}{}", again.stdout, again.stderr);
+    let kept = again.stdout.matches("unchanged since the last build here").count();
+    assert_eq!(kept, images.len(), "{}", again.stdout);
+    assert_eq!(ids(), before, "{}", again.stdout);
+}
