@@ -17,6 +17,9 @@ pub fn fixtures_dir() -> PathBuf {
 pub struct Fixture {
     pub name: &'static str,
     pub suite: &'static str,
+    /// A Debian architecture other than the machine's (mmdebstrap's
+    /// `--arch`; its programs then run under qemu-user, through binfmt_misc).
+    pub arch: Option<&'static str>,
     /// Lists of packages, all installed.
     pub packages: &'static [&'static [&'static str]],
     pub finish: fn(&Path),
@@ -26,17 +29,31 @@ pub struct Fixture {
 }
 
 /// Every fixture, for the builder: the cheap ones first.
-pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, SERVERS, VENVS, LOADERS_RUNTIME];
+/// The arm64 one right after the venvs: the runtime that copies the venvs
+/// waits for them, and the other core builds the arm64 rootfs meanwhile.
+pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, SERVERS, VENVS, ARM64_VENVS, LOADERS_RUNTIME];
 
 /// What the rootfs tests need: libraries whose packages list them under
 /// /lib or /usr/lib, a -dev package, an alternatives-managed library, and
 /// the tools the differential oracle uses.
 const PLAIN_PACKAGES: &[&str] = &["libpq5", "zlib1g", "libc6-dev", "libblas3", "binutils", "dpkg-dev"];
 
-const PLAIN_BOOKWORM: Fixture =
-    Fixture { name: "rootfs-bookworm", suite: "bookworm", packages: &[PLAIN_PACKAGES], finish: |_| {}, revision: 1 };
-const PLAIN_TRIXIE: Fixture =
-    Fixture { name: "rootfs-trixie", suite: "trixie", packages: &[PLAIN_PACKAGES], finish: |_| {}, revision: 1 };
+const PLAIN_BOOKWORM: Fixture = Fixture {
+    name: "rootfs-bookworm",
+    suite: "bookworm",
+    arch: None,
+    packages: &[PLAIN_PACKAGES],
+    finish: |_| {},
+    revision: 1,
+};
+const PLAIN_TRIXIE: Fixture = Fixture {
+    name: "rootfs-trixie",
+    suite: "trixie",
+    arch: None,
+    packages: &[PLAIN_PACKAGES],
+    finish: |_| {},
+    revision: 1,
+};
 
 /// A real Debian root filesystem of `suite` with [`PLAIN_PACKAGES`].
 pub fn plain(suite: &str) -> PathBuf {
@@ -50,6 +67,7 @@ pub fn plain(suite: &str) -> PathBuf {
 const APT_BASE: Fixture = Fixture {
     name: "rootfs-bookworm-apt",
     suite: "bookworm",
+    arch: None,
     packages: &[],
     revision: 1,
     finish: |dir| {
@@ -70,6 +88,7 @@ pub fn apt_base() -> PathBuf {
 const VENVS: Fixture = Fixture {
     name: "rootfs-bookworm-venvs",
     suite: "bookworm",
+    arch: None,
     revision: 2,
     packages: &[
         &[
@@ -155,9 +174,78 @@ pub const LOADER_LIBRARIES: &[&str] = &[
     "libzbar0",
 ];
 
+const ARM64_VENVS: Fixture = Fixture {
+    name: "rootfs-bookworm-arm64-venvs",
+    suite: "bookworm",
+    arch: Some("arm64"),
+    revision: 1,
+    packages: &[&["python3-venv", "python3-dev", "gcc", "libc6-dev", "libpq-dev", "binutils"]],
+    finish: |dir| {
+        // A C extension of our own, as psycopg2 from source takes more than
+        // three minutes of gcc under qemu-user.
+        let project = dir.join("tmp/linked");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join("linked.c"), LINKED_C).unwrap();
+        std::fs::write(project.join("setup.py"), LINKED_SETUP).unwrap();
+        // Under qemu-user: pip, and gcc, run as arm64 programs. --no-compile:
+        // byte-compiling numpy there takes a third of its install.
+        chroot_with_network(
+            dir,
+            "set -e
+python3 -m venv /opt/source-venv
+/opt/source-venv/bin/pip install --quiet --no-compile --no-build-isolation /tmp/linked
+/opt/source-venv/bin/python -c 'import linked; print(linked.versions())'
+rm -r /tmp/linked
+python3 -m venv /opt/wheel-venv
+/opt/wheel-venv/bin/pip install --quiet --no-compile --only-binary :all: numpy psycopg2-binary",
+        )
+    },
+};
+
+/// A CPython extension module that links libpq and zlib, as psycopg2 or
+/// lxml built from source do.
+const LINKED_C: &str = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <libpq-fe.h>
+#include <zlib.h>
+
+static PyObject *versions(PyObject *self, PyObject *unused) {
+    return Py_BuildValue("(is)", PQlibVersion(), zlibVersion());
+}
+
+static PyMethodDef methods[] = {
+    {"versions", versions, METH_NOARGS, "libpq's and zlib's versions"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "linked", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit_linked(void) { return PyModule_Create(&module); }
+"#;
+
+const LINKED_SETUP: &str = r#"from setuptools import Extension, setup
+
+setup(
+    name="linked",
+    version="1.0",
+    ext_modules=[
+        Extension("linked", ["linked.c"], include_dirs=["/usr/include/postgresql"], libraries=["pq", "z"])
+    ],
+)
+"#;
+
+/// An arm64 bookworm rootfs (made on any machine, through qemu-user) with
+/// /opt/source-venv, holding an extension built there from source against
+/// libpq-dev and zlib1g-dev, and /opt/wheel-venv, manylinux aarch64 wheels
+/// (numpy, psycopg2-binary) that bundle their libraries.
+pub fn arm64_venvs() -> PathBuf {
+    ARM64_VENVS.get()
+}
+
 const LOADERS_RUNTIME: Fixture = Fixture {
     name: "rootfs-bookworm-loaders-runtime",
     suite: "bookworm",
+    arch: None,
     revision: 1,
     packages: &[&["python3"], LOADER_LIBRARIES],
     finish: |dir| {
@@ -171,6 +259,7 @@ const LOADERS_RUNTIME: Fixture = Fixture {
 const BENCH: Fixture = Fixture {
     name: "rootfs-bookworm-bench",
     suite: "bookworm",
+    arch: None,
     revision: 1,
     packages: &[&["python3-venv", "dpkg-dev"]],
     finish: |dir| {
@@ -207,6 +296,9 @@ impl Fixture {
             remove_stale(&dir);
             let mut command = Command::new("mmdebstrap");
             command.args(["--quiet", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"]);
+            if let Some(arch) = self.arch {
+                command.arg(format!("--arch={arch}"));
+            }
             let packages: Vec<&str> = self.packages.concat();
             if !packages.is_empty() {
                 command.arg(format!("--include={}", packages.join(",")));
@@ -229,7 +321,8 @@ impl Fixture {
 
     /// What the completion marker holds: the definition it was made by.
     fn fingerprint(&self) -> String {
-        format!("{} {}\nrevision {}\n", self.suite, self.packages.concat().join(" "), self.revision)
+        let arch = self.arch.map(|arch| format!("arch {arch}\n")).unwrap_or_default();
+        format!("{} {}\n{arch}revision {}\n", self.suite, self.packages.concat().join(" "), self.revision)
     }
 }
 
@@ -313,6 +406,7 @@ pub fn chroot_command(dir: &Path, script: &str) -> Command {
 const SERVERS: Fixture = Fixture {
     name: "rootfs-bookworm-servers",
     suite: "bookworm",
+    arch: None,
     revision: 1,
     packages: &[&["postgresql", "mariadb-server", "redis-server", "python3"]],
     finish: |_| {},

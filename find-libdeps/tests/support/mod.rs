@@ -11,7 +11,7 @@ use std::process::Command;
 #[allow(unused_imports)]
 pub use venvkit_suites::fixtures::{is_root, run, Run, Scratch};
 #[allow(unused_imports)]
-pub use venvkit_suites::rootfs::{plain as rootfs, venvs as venv_rootfs};
+pub use venvkit_suites::rootfs::{arm64_venvs, plain as rootfs, venvs as venv_rootfs};
 
 pub fn require_root() {
     venvkit_suites::fixtures::require_root("mmdebstrap, chroot")
