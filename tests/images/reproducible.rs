@@ -98,8 +98,7 @@ fn the_debian_tarball_made_twice_with_the_same_epoch_is_byte_identical_needs_roo
 #[test]
 fn make_images_again_with_nothing_changed_keeps_every_image() {
     let engine = engine_with_images();
-    let shell_less = suites().into_iter().map(|(suite, _)| distroless(suite));
-    let images: Vec<String> = all_images().into_iter().chain(shell_less).chain([TOOLS.to_string()]).collect();
+    let images = made_by_make_images();
     let ids = || images.iter().map(|image| engine.inspect(image, "{{.Id}}")).collect::<Vec<_>>();
     let before = ids();
     // A work directory of its own, with make images' records of what it

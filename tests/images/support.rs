@@ -47,6 +47,13 @@ pub fn all_images() -> Vec<String> {
     suites().into_iter().flat_map(|(suite, _)| [base(suite), build(suite), python(suite)]).collect()
 }
 
+/// Every image `make images` builds: [`all_images`], the [`distroless`]
+/// ones and [`TOOLS`].
+pub fn made_by_make_images() -> Vec<String> {
+    let shell_less = suites().into_iter().map(|(suite, _)| distroless(suite));
+    all_images().into_iter().chain(shell_less).chain([TOOLS.to_string()]).collect()
+}
+
 /// podman, with the repository's containers.conf (images/lib.sh says why
 /// podman only).
 pub struct Engine;
@@ -125,9 +132,7 @@ pub fn engine_with_images() -> Engine {
     let missing: Vec<String> = if engine.command().arg("--version").output().is_err() {
         vec!["podman".to_string()]
     } else {
-        let shell_less = suites().into_iter().map(|(suite, _)| distroless(suite));
-        let wanted = all_images().into_iter().chain(shell_less).chain([TOOLS.to_string()]);
-        wanted.filter(|image| !engine.has_image(image)).collect()
+        made_by_make_images().into_iter().filter(|image| !engine.has_image(image)).collect()
     };
     assert!(missing.is_empty(), "{} missing: run `make images` (make test does)", missing.join(", "));
     engine

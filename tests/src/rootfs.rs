@@ -38,22 +38,13 @@ pub const ALL: &[Fixture] = &[APT_BASE, PLAIN_BOOKWORM, PLAIN_TRIXIE, SERVERS, V
 /// the tools the differential oracle uses.
 const PLAIN_PACKAGES: &[&str] = &["libpq5", "zlib1g", "libc6-dev", "libblas3", "binutils", "dpkg-dev"];
 
-const PLAIN_BOOKWORM: Fixture = Fixture {
-    name: "rootfs-bookworm",
-    suite: "bookworm",
-    arch: None,
-    packages: &[PLAIN_PACKAGES],
-    finish: |_| {},
-    revision: 1,
-};
-const PLAIN_TRIXIE: Fixture = Fixture {
-    name: "rootfs-trixie",
-    suite: "trixie",
-    arch: None,
-    packages: &[PLAIN_PACKAGES],
-    finish: |_| {},
-    revision: 1,
-};
+/// The machine's architecture, [`PLAIN_PACKAGES`], nothing done after.
+const fn plain_fixture(name: &'static str, suite: &'static str) -> Fixture {
+    Fixture { name, suite, arch: None, packages: &[PLAIN_PACKAGES], finish: |_| {}, revision: 1 }
+}
+
+const PLAIN_BOOKWORM: Fixture = plain_fixture("rootfs-bookworm", "bookworm");
+const PLAIN_TRIXIE: Fixture = plain_fixture("rootfs-trixie", "trixie");
 
 /// A real Debian root filesystem of `suite` with [`PLAIN_PACKAGES`].
 pub fn plain(suite: &str) -> PathBuf {
