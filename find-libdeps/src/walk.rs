@@ -7,13 +7,23 @@
 //!
 //! The directories are listed on one thread, which hands the files out in
 //! batches as it goes; they are examined on every core, as opening and
-//! reading them is the walk's cost.
+//! reading them is the walk's cost. Each file is opened by its name in its
+//! directory's descriptor, not by a path from the root.
 
 use std::collections::HashSet;
+use std::ffi::{CStr, OsStr};
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, CWD};
 
 use venvkit_common::root::Root;
 use venvkit_elf::{Dynamic, Elf, Kind, VersionNeed};
@@ -53,6 +63,16 @@ pub struct Scan {
 /// Files a thread takes at a time.
 const BATCH: usize = 32;
 
+/// Batches the listing may be ahead of the examining threads; when they
+/// are all taken, the listing examines a batch itself instead of waiting.
+const AHEAD: usize = 4;
+
+/// Directories kept open for files still to be examined, beyond those being
+/// listed. Each waiting file keeps its directory's descriptor: a tree of
+/// many small directories would otherwise hold hundreds, against a limit
+/// (RLIMIT_NOFILE) that is often 1,024 and can be much lower.
+const OPEN_DIRECTORIES: usize = 64;
+
 /// What the walk keeps and skips.
 pub struct Options<'a> {
     /// The architecture's ELF kind: other objects are warned about.
@@ -67,26 +87,29 @@ pub struct Options<'a> {
 /// Scans each directory (a path inside `root`); a directory that does not
 /// exist is an error.
 pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, String> {
-    let mut resolved_dirs = Vec::new();
+    let open = AtomicUsize::new(0);
+    let mut opened = Vec::new();
     for dir in dirs {
         let resolved = root.canonicalize(dir).ok_or_else(|| {
             format!("{}: no such directory (give the tree to scan, such as the virtualenv)", dir.display())
         })?;
-        let metadata = std::fs::metadata(root.host_path(&resolved)).ok().filter(|m| m.is_dir()).ok_or_else(|| {
-            format!("{}: not a directory (give the tree to scan, such as the virtualenv)", dir.display())
-        })?;
-        resolved_dirs.push((resolved, metadata.dev()));
+        let not_a_directory =
+            || format!("{}: not a directory (give the tree to scan, such as the virtualenv)", dir.display());
+        let fd = open_directory(CWD, root.host_path(&resolved)).map_err(|_| not_a_directory())?;
+        let device = rustix::fs::fstat(&fd).map_err(|_| not_a_directory())?.st_dev;
+        opened.push((Directory::new(fd, resolved, &open), device));
     }
     let needles = python::needle_searcher();
     // One thread lists and hands out batches of files as it goes; the
     // others examine them from the first batch on, and the lister joins
     // them when the listing is done. Listing first and examining after
     // left the other core idle for a sixth of the run.
-    let (sender, receiver) = std::sync::mpsc::channel::<Vec<(usize, PathBuf, FileKey)>>();
-    let receiver = std::sync::Mutex::new(receiver);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(AHEAD);
+    let receiver = Mutex::new(receiver);
+    let examiner = Examiner { options, needles: &needles };
     let work = || {
         let mut found = Vec::new();
-        let mut buffer = Buffer::new(root);
+        let mut buffer = Buffer::default();
         loop {
             // The lock is held only to take a batch; a worker that waits
             // for the lister's next one keeps the others waiting on the
@@ -95,34 +118,37 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
                 Ok(Ok(batch)) => batch,
                 _ => return found,
             };
-            for (index, path, key) in batch {
-                let what = examine(&path, key, options, &needles, &mut buffer);
-                found.push((index, path, what));
-            }
+            examiner.batch(&batch, &mut buffer, &mut found);
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let (files, warnings, mut results) = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         let mut listing = Listing {
-            root,
             options,
+            examiner: &examiner,
+            receiver: &receiver,
+            open: &open,
+            depth: 0,
             device: 0,
             seen: HashSet::new(),
             files: 0,
-            batch: Vec::with_capacity(BATCH),
-            sender,
+            batch: Batch::default(),
+            sender: Some(sender),
+            buffer: Buffer::default(),
+            space: vec![MaybeUninit::uninit(); 16 << 10],
+            found: Vec::new(),
             warnings: Vec::new(),
         };
-        for (dir, device) in &resolved_dirs {
+        for (dir, device) in opened {
             // One device for the whole tree: a mount point inside a venv
             // is rare, and a stat per directory would cost a tenth of the
             // walk. ELF objects get their own key from their file.
-            listing.device = *device;
+            listing.device = device;
             listing.list(dir);
         }
-        let (files, warnings) = listing.finish();
-        let mut results = work();
+        let (files, warnings, mut results) = listing.finish();
+        results.extend(work());
         for helper in helpers {
             results.extend(helper.join().expect("a walk thread panicked"));
         }
@@ -132,7 +158,7 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
     let mut scan = Scan { files, warnings, ..Scan::default() };
     for (_, path, found) in results {
         match found {
-            Found::Nothing => {}
+            Found::Nothing => unreachable!("not kept"),
             Found::Object(key, dynamic, version_needs) => {
                 scan.objects.push(Object { path, key, dynamic, version_needs })
             }
@@ -143,76 +169,232 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
     Ok(scan)
 }
 
+/// A directory being walked: its descriptor, which the examining threads
+/// open its files from (openat(2) of one name rather than a lookup of
+/// every component of a long path, for each of a venv's files), and its
+/// path inside the root. Closed when its last file has been examined.
+struct Directory<'a> {
+    fd: OwnedFd,
+    path: PathBuf,
+    /// How many are open.
+    open: &'a AtomicUsize,
+}
+
+impl<'a> Directory<'a> {
+    fn new(fd: OwnedFd, path: PathBuf, open: &'a AtomicUsize) -> Arc<Directory<'a>> {
+        open.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Directory { fd, path, open })
+    }
+}
+
+impl Drop for Directory<'_> {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Files to examine: the directory, the name (an offset and length in
+/// `names`, NUL-terminated there) and the identity of each, numbered from
+/// `first` in the listing's order. The names share one buffer, so that a
+/// batch costs two allocations rather than one per file.
+#[derive(Default)]
+struct Batch<'a> {
+    first: usize,
+    files: Vec<(Arc<Directory<'a>>, usize, usize, FileKey)>,
+    names: Vec<u8>,
+}
+
+/// A file examined that holds something: its number, its path inside the
+/// root, and what it holds.
+type Kept = (usize, PathBuf, Found);
+
+/// What the examining threads share.
+struct Examiner<'a> {
+    options: &'a Options<'a>,
+    needles: &'a aho_corasick::AhoCorasick,
+}
+
+impl Examiner<'_> {
+    /// Examines each file of `batch`, keeping those that hold something.
+    fn batch(&self, batch: &Batch, buffer: &mut Buffer, found: &mut Vec<Kept>) {
+        for (offset, (dir, start, len, key)) in batch.files.iter().enumerate() {
+            let name = &batch.names[*start..start + len];
+            let what = examine(dir, name, *key, self.options, self.needles, buffer);
+            // Most files hold nothing: only the others' paths are made.
+            if !matches!(what, Found::Nothing) {
+                let path = dir.path.join(OsStr::from_bytes(&name[..name.len() - 1]));
+                found.push((batch.first + offset, path, what));
+            }
+        }
+    }
+}
+
 /// The listing, on one thread: every regular file under the directories,
 /// in name order, each hard link once, sent to the examining threads in
 /// batches numbered in that order.
-struct Listing<'a> {
-    root: &'a Root,
+struct Listing<'a, 'd> {
     options: &'a Options<'a>,
+    examiner: &'a Examiner<'a>,
+    /// The examining threads' queue, which the listing empties itself when
+    /// too many directories are open.
+    receiver: &'a Mutex<Receiver<Batch<'d>>>,
+    open: &'d AtomicUsize,
+    /// Directories being listed, each open: this one and its parents.
+    depth: usize,
     device: u64,
     seen: HashSet<FileKey>,
     /// Files listed so far: the next file's index.
     files: usize,
-    batch: Vec<(usize, PathBuf, FileKey)>,
-    sender: std::sync::mpsc::Sender<Vec<(usize, PathBuf, FileKey)>>,
+    batch: Batch<'d>,
+    /// Dropped when the listing is done, which ends the examining threads'
+    /// wait for more.
+    sender: Option<SyncSender<Batch<'d>>>,
+    /// For the batches the listing examines itself.
+    buffer: Buffer,
+    /// getdents64(2)'s buffer, for one directory at a time.
+    space: Vec<MaybeUninit<u8>>,
+    found: Vec<Kept>,
     warnings: Vec<String>,
 }
 
-impl Listing<'_> {
-    fn list(&mut self, dir: &Path) {
-        let entries = match std::fs::read_dir(self.root.host_path(dir)) {
-            Ok(entries) => entries,
-            Err(err) => {
-                self.warnings.push(format!("{}: cannot list: {}", dir.display(), venvkit_common::io::plain(&err)));
-                return;
-            }
-        };
-        // The directory entry's type and inode number, so that no file needs
-        // a stat of its own: most of a venv is not ELF, and the walk's system
-        // calls are its cost.
-        let mut entries: Vec<_> =
-            entries.flatten().filter_map(|e| Some((e.file_name(), e.file_type().ok()?, e.ino()))).collect();
-        // Sorted, so that which of two hard links is reported does not depend
-        // on the directory's order.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, file_type, inode) in entries {
-            let path = dir.join(&name);
-            if excluded(&path, self.options.exclude) {
+impl<'d> Listing<'_, 'd> {
+    fn list(&mut self, dir: Arc<Directory<'d>>) {
+        self.depth += 1;
+        self.list_entries(&dir);
+        self.depth -= 1;
+    }
+
+    fn list_entries(&mut self, dir: &Arc<Directory<'d>>) {
+        // The names, NUL-terminated in one buffer, with each entry's type
+        // and inode number from the directory itself, so that no file
+        // needs a stat of its own: most of a venv is not ELF, and the
+        // walk's system calls are its cost.
+        let mut names = Vec::new();
+        let mut entries = Vec::new();
+        let mut listing = rustix::fs::RawDir::new(&dir.fd, &mut self.space);
+        while let Some(entry) = listing.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    let err = std::io::Error::from(err);
+                    self.warnings.push(format!(
+                        "{}: cannot list: {}",
+                        dir.path.display(),
+                        venvkit_common::io::plain(&err)
+                    ));
+                    return;
+                }
+            };
+            let name = entry.file_name().to_bytes_with_nul();
+            if name == b".\0" || name == b"..\0" {
                 continue;
             }
-            if file_type.is_dir() {
-                self.list(&path);
-            } else if file_type.is_file() && self.seen.insert((self.device, inode)) {
-                self.batch.push((self.files, path, (self.device, inode)));
+            entries.push((names.len(), name.len(), entry.file_type(), entry.ino()));
+            names.extend_from_slice(name);
+        }
+        // Sorted, so that which of two hard links is reported does not depend
+        // on the directory's order.
+        entries.sort_unstable_by(|a, b| names[a.0..a.0 + a.1].cmp(&names[b.0..b.0 + b.1]));
+        let mut path = Vec::new();
+        for (start, len, mut file_type, inode) in entries {
+            let name = &names[start..start + len];
+            let c_name = CStr::from_bytes_with_nul(name).expect("a directory entry's name ends at its NUL");
+            if !self.options.exclude.is_empty() {
+                path.clear();
+                path.extend_from_slice(venvkit_common::root::bytes(&dir.path));
+                if path.last() != Some(&b'/') {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(&name[..len - 1]);
+                if excluded_bytes(&path, self.options.exclude) {
+                    continue;
+                }
+            }
+            if file_type == FileType::Unknown {
+                // Filesystems without d_type in their entries.
+                let Ok(stat) = rustix::fs::statat(&dir.fd, c_name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+                file_type = FileType::from_raw_mode(stat.st_mode);
+            }
+            if file_type == FileType::Directory {
+                let path = dir.path.join(OsStr::from_bytes(&name[..len - 1]));
+                self.make_room();
+                match open_directory(&dir.fd, c_name) {
+                    Ok(fd) => self.list(Directory::new(fd, path, self.open)),
+                    Err(err) => self.warnings.push(format!(
+                        "{}: cannot list: {}",
+                        path.display(),
+                        venvkit_common::io::plain(&err)
+                    )),
+                }
+            } else if file_type == FileType::RegularFile && self.seen.insert((self.device, inode)) {
+                let batch = &mut self.batch;
+                if batch.files.is_empty() {
+                    batch.first = self.files;
+                }
+                batch.files.push((Arc::clone(dir), batch.names.len(), len, (self.device, inode)));
+                batch.names.extend_from_slice(name);
                 self.files += 1;
-                if self.batch.len() == BATCH {
+                if batch.files.len() == BATCH {
                     self.send();
                 }
             }
         }
     }
 
+    /// Examines waiting files here until at most [`OPEN_DIRECTORIES`] of
+    /// their directories are open. The files the examining threads have
+    /// taken are done soon, so the wait ends.
+    fn make_room(&mut self) {
+        while self.open.load(Ordering::Relaxed) >= OPEN_DIRECTORIES + self.depth {
+            if !self.batch.files.is_empty() {
+                let batch = std::mem::take(&mut self.batch);
+                self.examiner.batch(&batch, &mut self.buffer, &mut self.found);
+                continue;
+            }
+            // Never a blocking lock: an examining thread waits for the next
+            // batch holding it, and only this thread sends batches.
+            let waiting = self.receiver.try_lock().ok().and_then(|receiver| receiver.try_recv().ok());
+            match waiting {
+                Some(batch) => self.examiner.batch(&batch, &mut self.buffer, &mut self.found),
+                None => std::thread::yield_now(),
+            }
+        }
+    }
+
+    /// Hands the batch to a waiting thread, or examines it here if the
+    /// threads are [`AHEAD`] batches behind.
     fn send(&mut self) {
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        // The receiver outlives the listing (it is the caller's), so a send
-        // cannot fail.
-        let _ = self.sender.send(batch);
+        let batch = std::mem::take(&mut self.batch);
+        let sender = self.sender.as_ref().expect("sent before the listing is done");
+        match sender.try_send(batch) {
+            Ok(()) => {}
+            // The receiver outlives the listing (it is the caller's), so it
+            // cannot be gone.
+            Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => {
+                self.examiner.batch(&batch, &mut self.buffer, &mut self.found)
+            }
+        }
     }
 
     /// Sends the last batch and closes the channel: the number of files
-    /// listed, and the directories that could not be listed.
-    fn finish(mut self) -> (usize, Vec<String>) {
-        if !self.batch.is_empty() {
+    /// listed, the directories that could not be listed, and what the
+    /// listing examined itself.
+    fn finish(mut self) -> (usize, Vec<String>, Vec<Kept>) {
+        if !self.batch.files.is_empty() {
             self.send();
         }
-        (self.files, self.warnings)
+        self.sender = None;
+        (self.files, self.warnings, self.found)
     }
 }
 
 /// Whether an `exclude` glob matches `path` (a path inside the root).
 pub(crate) fn excluded(path: &Path, exclude: &[String]) -> bool {
-    let text = venvkit_common::root::bytes(path);
-    exclude.iter().any(|glob| glob_match(glob.as_bytes(), text))
+    excluded_bytes(venvkit_common::root::bytes(path), exclude)
+}
+
+fn excluded_bytes(path: &[u8], exclude: &[String]) -> bool {
+    exclude.iter().any(|glob| glob_match(glob.as_bytes(), path))
 }
 
 /// What one file holds.
@@ -224,17 +406,18 @@ enum Found {
 }
 
 fn examine(
-    path: &Path,
+    dir: &Directory,
+    name: &[u8],
     key: FileKey,
     options: &Options,
     needles: &aho_corasick::AhoCorasick,
     buffer: &mut Buffer,
 ) -> Found {
-    let mut file = match open_read_only(buffer.host_path(path)) {
+    let mut file = match open_read_only(&dir.fd, name) {
         Ok(file) => file,
         Err(err) => return Found::Warning(format!("cannot read: {}", venvkit_common::io::plain(&err))),
     };
-    if options.python && path.extension().is_some_and(|extension| extension == "py") {
+    if options.python && name.ends_with(b".py\0") {
         return read_source(&mut file, needles, buffer);
     }
     let elf = match Elf::open(&file) {
@@ -270,6 +453,9 @@ const SOURCE_CHUNK: usize = 1 << 20;
 /// (up to [`python::MAX_SOURCE`]) and parsed only if it holds a needle.
 /// `buffer` is [`SOURCE_CHUNK`] bytes, reused from file to file.
 fn read_source(file: &mut File, needles: &aho_corasick::AhoCorasick, buffer: &mut Buffer) -> Found {
+    if buffer.chunk.is_empty() {
+        buffer.chunk = vec![0; SOURCE_CHUNK];
+    }
     let first = match file.read(&mut buffer.chunk) {
         Ok(read) => read,
         Err(err) => return Found::Warning(format!("cannot read: {}", venvkit_common::io::plain(&err))),
@@ -301,53 +487,29 @@ fn read_source(file: &mut File, needles: &aho_corasick::AhoCorasick, buffer: &mu
     }
 }
 
-/// One thread's buffers: a host path, built in place for each file, and
-/// for Python sources a chunk read in one call and room for the rare longer
-/// file. Allocating them once per thread rather than once per file keeps
-/// the threads off the allocator's lock.
+/// One thread's buffers for Python sources: a chunk read in one call and
+/// room for the rare longer file. Allocating them once per thread rather
+/// than once per file keeps the threads off the allocator's lock.
+#[derive(Default)]
 struct Buffer {
-    /// The root's host path, ending with `/`.
-    host: Vec<u8>,
-    path: Vec<u8>,
     chunk: Vec<u8>,
     rest: Vec<u8>,
 }
 
-impl Buffer {
-    fn new(root: &Root) -> Buffer {
-        use std::os::unix::ffi::OsStringExt;
-        let mut host = root.host_path(Path::new("/")).into_os_string().into_vec();
-        if host.last() != Some(&b'/') {
-            host.push(b'/');
-        }
-        Buffer { host, path: Vec::with_capacity(4096), chunk: vec![0; SOURCE_CHUNK], rest: Vec::new() }
-    }
-
-    /// `inner` (a path inside the root) on this machine, NUL-terminated,
-    /// as [`Root::host_path`] joins it.
-    fn host_path(&mut self, inner: &Path) -> &[u8] {
-        use std::os::unix::ffi::OsStrExt;
-        self.path.clear();
-        self.path.extend_from_slice(&self.host);
-        self.path.extend_from_slice(inner.strip_prefix("/").unwrap_or(inner).as_os_str().as_bytes());
-        self.path.push(0);
-        &self.path
-    }
+/// `name` (NUL-terminated) in `dir`, for reading, close-on-exec, as one
+/// system call: musl's open() adds an fcntl(2) for kernels without
+/// O_CLOEXEC, a third more calls per file on a walk that opens every file
+/// of a venv.
+fn open_read_only(dir: &OwnedFd, name: &[u8]) -> std::io::Result<File> {
+    let name = CStr::from_bytes_with_nul(name)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in a path"))?;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    Ok(File::from(rustix::fs::openat(dir, name, flags, Mode::empty())?))
 }
 
-/// open(2) for reading, close-on-exec, as one system call: musl's open()
-/// adds an fcntl(2) for kernels without O_CLOEXEC, a third more calls per
-/// file on a walk that opens every file of a venv. `path` ends with a NUL.
-fn open_read_only(path: &[u8]) -> std::io::Result<File> {
-    use std::os::fd::FromRawFd;
-    let path = std::ffi::CStr::from_bytes_with_nul(path)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in a path"))?;
-    let flags = nix::libc::O_RDONLY | nix::libc::O_CLOEXEC | nix::libc::O_NOCTTY;
-    // SAFETY: a NUL-terminated path; the returned descriptor is owned by the File.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_openat, nix::libc::AT_FDCWD, path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { File::from_raw_fd(fd as i32) })
+/// A directory, for listing and for opening its files; a symlink is not
+/// followed (the walk lists only what is really below its roots).
+fn open_directory<Fd: AsFd, P: rustix::path::Arg>(at: Fd, path: P) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(at, path, flags, Mode::empty())?)
 }

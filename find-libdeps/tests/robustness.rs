@@ -4,6 +4,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use support::*;
 
 #[test]
@@ -74,6 +75,33 @@ fn output_is_the_same_across_runs_and_directory_orders() {
         [&first, &first, &second].iter().map(|tree| run(command().arg(&tree.0)).stdout).collect();
     assert_eq!(outputs[0], "libc6\nzlib1g\n");
     assert!(outputs.iter().all(|o| *o == outputs[0]), "{outputs:?}");
+}
+
+#[test]
+fn a_tree_of_many_small_directories_is_walked_whole_with_few_descriptors() {
+    // Each file waiting to be examined keeps its directory open: 600
+    // directories of one slow file each would hold hundreds at once.
+    let tree = Scratch::new("many-directories");
+    let source = "x = 1\n".repeat(10_000);
+    for index in 0..600 {
+        tree.write(&format!("d{index:03}/module.py"), source.as_bytes());
+    }
+    Build::library(&tree.path("d000/first.so")).build();
+    Build { needs: &["libz.so.1"], ..Build::library(&tree.path("d599/last.so")) }.build();
+    let mut command = command();
+    // SAFETY: setrlimit(2) only, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = nix::libc::rlimit { rlim_cur: 128, rlim_max: 128 };
+            match nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let run = run(command.arg(&tree.0));
+    let first_warnings: Vec<&str> = run.stderr.lines().take(3).collect();
+    assert_eq!((run.code(), run.stdout.as_str(), first_warnings), (0, "libc6\nzlib1g\n", vec![]));
 }
 
 #[test]
