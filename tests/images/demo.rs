@@ -53,8 +53,9 @@ fn both_releases_stop_on_sigterm_before_the_kill_with_status_0_and_are_at_most_0
         line[label.len()..].split(|c: char| !(c.is_ascii_digit() || c == '.')).filter_map(|n| n.parse().ok()).collect()
     };
     let figure = |label: &str| figures(label)[0];
-    // A stop that works ends the app 0.3-0.5 s after it began and podman
-    // stop returns 0.2-0.3 s later (podman's own teardown); one that does not
+    // A stop that works ends the app 0.25-0.46 s after it began (alone, and
+    // with both cores busy) and podman stop returns 0.2-0.6 s later
+    // (podman's own teardown); one that does not
     // reach gunicorn waits for `podman stop -t 10`'s kill: the limit is
     // midway. The figures themselves are in the demo's summary and the README.
     for label in ["stop of the release: exited, podman stop", "stop of the shell-less release: same"] {

@@ -1,10 +1,12 @@
 """The app against a real PostgreSQL or MariaDB (Django's test runner makes test_polls)."""
 import json
 import os
+import subprocess
+import sys
 import threading
 
 from django.db import connection
-from django.test import Client, TestCase, TransactionTestCase
+from django.test import Client, SimpleTestCase, TestCase, TransactionTestCase
 
 from polls.models import Choice, Question
 
@@ -77,3 +79,34 @@ class DatabaseTests(TransactionTestCase):
         for thread in threads:
             thread.join()
         self.assertEqual(Choice.objects.get(pk=choice.pk).votes, 40)
+
+
+# A worker's end as gunicorn's arbiter runs it: the hook in the `finally`
+# that the worker's SystemExit passes through. What Python's teardown would
+# do shows as "torn down".
+WORKER_END = """
+import atexit, sys
+from polls import gunicorn_conf
+atexit.register(print, " torn down")
+print("served", end="")
+try:
+    {end}
+finally:
+    gunicorn_conf.worker_exit(None, None)
+"""
+
+
+class GunicornWorkerExitTests(SimpleTestCase):
+    def end_worker(self, end):
+        script = WORKER_END.format(end=end)
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+    def test_a_worker_ends_without_teardown_with_its_status_and_output(self):
+        for status in (0, 3):
+            ended = self.end_worker(f"sys.exit({status})")
+            self.assertEqual((ended.returncode, ended.stdout), (status, "served"), ended.stderr)
+
+    def test_a_worker_ending_otherwise_is_left_to_python(self):
+        ended = self.end_worker("raise RuntimeError('boom')")
+        self.assertEqual((ended.returncode, ended.stdout), (1, "served torn down\n"))
+        self.assertIn("RuntimeError: boom", ended.stderr)
