@@ -89,10 +89,11 @@ pub const MAX_SOURCE: u64 = 16 << 20;
 /// calls and of ctypes' loaders); files without any are not parsed.
 pub const NEEDLES: &[&str] = &["find_library", "CDLL", "PyDLL", "LoadLibrary", "dlopen", "cdll"];
 
-/// Whether `source` may load a library: holds one of [`NEEDLES`] as a
-/// whole name or the start of one, not as the start of a longer name
-/// (distutils' `find_library_file`, in a third of the files that hold a
-/// needle at all, each then parsed for nothing).
+/// Whether `source` may load a library: holds one of [`NEEDLES`] not
+/// followed by a character of a name, so as a whole name or the end of one
+/// (`_load_cdll`), not as the start of a longer one (distutils'
+/// `find_library_file`: a third of the files that held a needle at all,
+/// each then parsed for nothing).
 pub fn may_load(source: &[u8], needles: &aho_corasick::AhoCorasick) -> bool {
     let continues_name = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'_';
     needles.find_iter(source).any(|found| !source.get(found.end()).is_some_and(continues_name))

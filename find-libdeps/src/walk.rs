@@ -87,17 +87,18 @@ pub struct Options<'a> {
 /// Scans each directory (a path inside `root`); a directory that does not
 /// exist is an error.
 pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, String> {
-    let open = AtomicUsize::new(0);
-    let mut opened = Vec::new();
+    let open_directories = AtomicUsize::new(0);
+    // Checked now, opened in turn: the directories waiting would otherwise
+    // hold descriptors the walk's bound does not count.
+    let mut resolved_dirs = Vec::new();
     for dir in dirs {
         let resolved = root.canonicalize(dir).ok_or_else(|| {
             format!("{}: no such directory (give the tree to scan, such as the virtualenv)", dir.display())
         })?;
-        let not_a_directory =
-            || format!("{}: not a directory (give the tree to scan, such as the virtualenv)", dir.display());
-        let fd = open_directory(CWD, root.host_path(&resolved)).map_err(|_| not_a_directory())?;
-        let device = rustix::fs::fstat(&fd).map_err(|_| not_a_directory())?.st_dev;
-        opened.push((Directory::new(fd, resolved, &open), device));
+        let metadata = std::fs::metadata(root.host_path(&resolved)).ok().filter(|m| m.is_dir()).ok_or_else(|| {
+            format!("{}: not a directory (give the tree to scan, such as the virtualenv)", dir.display())
+        })?;
+        resolved_dirs.push((resolved, metadata.dev()));
     }
     let needles = python::needle_searcher();
     // One thread lists and hands out batches of files as it goes; the
@@ -128,7 +129,7 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
             options,
             examiner: &examiner,
             receiver: &receiver,
-            open: &open,
+            open_directories: &open_directories,
             depth: 0,
             device: 0,
             seen: HashSet::new(),
@@ -136,16 +137,16 @@ pub fn scan(root: &Root, dirs: &[PathBuf], options: &Options) -> Result<Scan, St
             batch: Batch::default(),
             sender: Some(sender),
             buffer: Buffer::default(),
-            space: vec![MaybeUninit::uninit(); 16 << 10],
+            dirent_buffer: vec![MaybeUninit::uninit(); 16 << 10],
             found: Vec::new(),
             warnings: Vec::new(),
         };
-        for (dir, device) in opened {
+        for (dir, device) in resolved_dirs {
             // One device for the whole tree: a mount point inside a venv
             // is rare, and a stat per directory would cost a tenth of the
             // walk. ELF objects get their own key from their file.
             listing.device = device;
-            listing.list(dir);
+            listing.open_and_list(CWD, root.host_path(&dir), dir, OFlags::empty());
         }
         let (files, warnings, mut results) = listing.finish();
         results.extend(work());
@@ -177,19 +178,19 @@ struct Directory<'a> {
     fd: OwnedFd,
     path: PathBuf,
     /// How many are open.
-    open: &'a AtomicUsize,
+    open_directories: &'a AtomicUsize,
 }
 
 impl<'a> Directory<'a> {
-    fn new(fd: OwnedFd, path: PathBuf, open: &'a AtomicUsize) -> Arc<Directory<'a>> {
-        open.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Directory { fd, path, open })
+    fn new(fd: OwnedFd, path: PathBuf, open_directories: &'a AtomicUsize) -> Arc<Directory<'a>> {
+        open_directories.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Directory { fd, path, open_directories })
     }
 }
 
 impl Drop for Directory<'_> {
     fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.open_directories.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -238,8 +239,9 @@ struct Listing<'a, 'd> {
     /// The examining threads' queue, which the listing empties itself when
     /// too many directories are open.
     receiver: &'a Mutex<Receiver<Batch<'d>>>,
-    open: &'d AtomicUsize,
-    /// Directories being listed, each open: this one and its parents.
+    open_directories: &'d AtomicUsize,
+    /// Directories being listed, each open: this one and its parents. A
+    /// tree this deep holds as many descriptors (a venv is about 10 deep).
     depth: usize,
     device: u64,
     seen: HashSet<FileKey>,
@@ -252,16 +254,31 @@ struct Listing<'a, 'd> {
     /// For the batches the listing examines itself.
     buffer: Buffer,
     /// getdents64(2)'s buffer, for one directory at a time.
-    space: Vec<MaybeUninit<u8>>,
+    dirent_buffer: Vec<MaybeUninit<u8>>,
     found: Vec<Kept>,
     warnings: Vec<String>,
 }
 
 impl<'d> Listing<'_, 'd> {
-    fn list(&mut self, dir: Arc<Directory<'d>>) {
-        self.depth += 1;
-        self.list_entries(&dir);
-        self.depth -= 1;
+    /// Opens `name` (relative to `at`) and lists it as `path`, or warns
+    /// that it cannot be listed. `nofollow` keeps a directory that became a
+    /// symlink since it was listed from being followed.
+    fn open_and_list<P: rustix::path::Arg>(&mut self, at: impl AsFd, name: P, path: PathBuf, nofollow: OFlags) {
+        self.make_room();
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | nofollow;
+        match rustix::fs::openat(at, name, flags, Mode::empty()) {
+            Ok(fd) => {
+                let dir = Directory::new(fd, path, self.open_directories);
+                self.depth += 1;
+                self.list_entries(&dir);
+                self.depth -= 1;
+            }
+            Err(err) => self.cannot_list(&path, err.into()),
+        }
+    }
+
+    fn cannot_list(&mut self, path: &Path, err: std::io::Error) {
+        self.warnings.push(format!("{}: cannot list: {}", path.display(), venvkit_common::io::plain(&err)));
     }
 
     fn list_entries(&mut self, dir: &Arc<Directory<'d>>) {
@@ -271,18 +288,15 @@ impl<'d> Listing<'_, 'd> {
         // walk's system calls are its cost.
         let mut names = Vec::new();
         let mut entries = Vec::new();
-        let mut listing = rustix::fs::RawDir::new(&dir.fd, &mut self.space);
+        let mut listing = rustix::fs::RawDir::new(&dir.fd, &mut self.dirent_buffer);
+        let mut failed = None;
         while let Some(entry) = listing.next() {
             let entry = match entry {
                 Ok(entry) => entry,
+                // What was read before stays listed.
                 Err(err) => {
-                    let err = std::io::Error::from(err);
-                    self.warnings.push(format!(
-                        "{}: cannot list: {}",
-                        dir.path.display(),
-                        venvkit_common::io::plain(&err)
-                    ));
-                    return;
+                    failed = Some(err);
+                    break;
                 }
             };
             let name = entry.file_name().to_bytes_with_nul();
@@ -291,6 +305,9 @@ impl<'d> Listing<'_, 'd> {
             }
             entries.push((names.len(), name.len(), entry.file_type(), entry.ino()));
             names.extend_from_slice(name);
+        }
+        if let Some(err) = failed {
+            self.cannot_list(&dir.path, err.into());
         }
         // Sorted, so that which of two hard links is reported does not depend
         // on the directory's order.
@@ -317,15 +334,7 @@ impl<'d> Listing<'_, 'd> {
             }
             if file_type == FileType::Directory {
                 let path = dir.path.join(OsStr::from_bytes(&name[..len - 1]));
-                self.make_room();
-                match open_directory(&dir.fd, c_name) {
-                    Ok(fd) => self.list(Directory::new(fd, path, self.open)),
-                    Err(err) => self.warnings.push(format!(
-                        "{}: cannot list: {}",
-                        path.display(),
-                        venvkit_common::io::plain(&err)
-                    )),
-                }
+                self.open_and_list(&dir.fd, c_name, path, OFlags::NOFOLLOW);
             } else if file_type == FileType::RegularFile && self.seen.insert((self.device, inode)) {
                 let batch = &mut self.batch;
                 if batch.files.is_empty() {
@@ -345,7 +354,7 @@ impl<'d> Listing<'_, 'd> {
     /// their directories are open. The files the examining threads have
     /// taken are done soon, so the wait ends.
     fn make_room(&mut self) {
-        while self.open.load(Ordering::Relaxed) >= OPEN_DIRECTORIES + self.depth {
+        while self.open_directories.load(Ordering::Relaxed) >= OPEN_DIRECTORIES + self.depth {
             if !self.batch.files.is_empty() {
                 let batch = std::mem::take(&mut self.batch);
                 self.examiner.batch(&batch, &mut self.buffer, &mut self.found);
@@ -417,7 +426,8 @@ fn examine(
         Ok(file) => file,
         Err(err) => return Found::Warning(format!("cannot read: {}", venvkit_common::io::plain(&err))),
     };
-    if options.python && name.ends_with(b".py\0") {
+    // `*.py` with a stem: a file named `.py` has no extension.
+    if options.python && name.len() > b".py\0".len() && name.ends_with(b".py\0") {
         return read_source(&mut file, needles, buffer);
     }
     let elf = match Elf::open(&file) {
@@ -505,11 +515,4 @@ fn open_read_only(dir: &OwnedFd, name: &[u8]) -> std::io::Result<File> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in a path"))?;
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
     Ok(File::from(rustix::fs::openat(dir, name, flags, Mode::empty())?))
-}
-
-/// A directory, for listing and for opening its files; a symlink is not
-/// followed (the walk lists only what is really below its roots).
-fn open_directory<Fd: AsFd, P: rustix::path::Arg>(at: Fd, path: P) -> std::io::Result<OwnedFd> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    Ok(rustix::fs::openat(at, path, flags, Mode::empty())?)
 }

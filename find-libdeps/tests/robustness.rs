@@ -105,6 +105,36 @@ fn a_tree_of_many_small_directories_is_walked_whole_with_few_descriptors() {
 }
 
 #[test]
+fn a_hundred_directories_given_at_once_are_each_walked() {
+    // `find-libdeps site-packages/*/`: more trees than the walk keeps open.
+    let tree = Scratch::new("many-arguments");
+    let dirs: Vec<_> = (0..100).map(|index| tree.write(&format!("d{index:03}/pkg/data.txt"), b"text")).collect();
+    let dirs: Vec<_> = dirs.iter().map(|file| file.parent().unwrap().parent().unwrap()).collect();
+    Build::library(&tree.path("d099/pkg/last.so")).build();
+    let run = run(command().args(&dirs));
+    assert_eq!((run.code(), run.stdout.as_str(), run.stderr.as_str()), (0, "libc6\n", ""));
+}
+
+#[test]
+fn a_directory_given_that_cannot_be_read_is_a_warning_not_a_wrong_error() {
+    let tree = Scratch::new("unreadable-argument");
+    std::fs::set_permissions(&tree.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Build::library(&tree.path("readable/module.so")).build();
+    let closed = tree.path("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut command = command();
+    if is_root() {
+        // As root every directory is readable: drop to nobody to see it.
+        command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(binary());
+    }
+    let run = run(command.arg(tree.path("readable")).arg(&closed));
+    assert_eq!((run.code(), run.stdout.as_str()), (0, "libc6\n"), "{}", run.stderr);
+    assert!(run.stderr.contains("closed: cannot list: Permission denied"), "{}", run.stderr);
+}
+
+#[test]
 fn an_empty_tree_prints_nothing_warns_and_exits_0() {
     let tree = Scratch::new("empty");
     tree.write("README", b"no ELF here\n");
