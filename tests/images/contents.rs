@@ -74,6 +74,18 @@ fn lang_is_c_utf8_without_locales_and_debian_frontend_is_not_in_any_image() {
 }
 
 #[test]
+fn the_runtime_keeps_bytecode_for_the_modules_servers_import_and_python_can_use_it() {
+    // Written by the imports themselves, all of it was stale: the layer's
+    // commit (--timestamp) rewrites the sources' mtimes it records.
+    let engine = engine_with_images();
+    for (suite, _) in suites() {
+        assert_bytecode_valid_as_shipped(&engine, &python(suite), "/usr/lib/python3*", 40);
+        // The shell-less one keeps none, and so no stale file either.
+        assert_bytecode_valid_as_shipped(&engine, &distroless(suite), "/usr/lib/python3*", 0);
+    }
+}
+
+#[test]
 fn no_apt_residue_and_a_consistent_dpkg_database_in_every_image() {
     let engine = engine_with_images();
     let script = "find /var/lib/apt/lists /var/cache/apt -type f ! -name lock; \

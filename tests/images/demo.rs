@@ -43,7 +43,7 @@ fn the_demo_tests_against_postgresql_after_waiting_for_it_and_serves_json() {
 }
 
 #[test]
-fn both_releases_stop_on_sigterm_before_the_kill_with_status_0_and_are_at_most_0_6_of_naive() {
+fn both_releases_exit_within_half_a_second_of_sigterm_with_status_0_and_are_at_most_0_6_of_naive() {
     engine_with_images();
     let output = demo_output();
     // The numbers on the summary's line that starts with `label`.
@@ -53,14 +53,13 @@ fn both_releases_stop_on_sigterm_before_the_kill_with_status_0_and_are_at_most_0
         line[label.len()..].split(|c: char| !(c.is_ascii_digit() || c == '.')).filter_map(|n| n.parse().ok()).collect()
     };
     let figure = |label: &str| figures(label)[0];
-    // A stop that works ends the app 0.25-0.46 s after it began (alone, and
-    // with both cores busy) and podman stop returns 0.2-0.6 s later
-    // (podman's own teardown); one that does not
-    // reach gunicorn waits for `podman stop -t 10`'s kill: the limit is
-    // midway. The figures themselves are in the demo's summary and the README.
+    // From SIGTERM to the container's end (State.FinishedAt): 0.17-0.19 s
+    // with gunicorn_conf.py's worker_exit, 0.37-0.50 s without it, 10 s when
+    // the signal does not reach gunicorn. 0.5 s is the bound; podman
+    // stop's own teardown comes after and is printed, not bounded.
     for label in ["stop of the release: exited, podman stop", "stop of the shell-less release: same"] {
         let [exited, stop, ..] = figures(label)[..] else { panic!("{label}: two figures expected in {output}") };
-        assert!(exited < 5.0 && stop < 5.0 && exited <= stop, "{output}");
+        assert!(exited < 0.5 && stop < 5.0 && exited <= stop, "{label}: {exited} s, {stop} s\n{output}");
     }
     assert!(output.contains("(exit 0)"), "{output}");
     assert!(figure("release / naive") <= 0.6, "{output}");
@@ -86,6 +85,17 @@ fn the_release_has_no_build_tools_no_caches_and_the_libpq5_find_libdeps_named() 
     );
     assert_eq!(leftovers.stdout, "", "the release carries build or test leftovers");
     assert_eq!(engine.inspect(image, "{{.Config.User}}"), "65532");
+}
+
+#[test]
+fn both_releases_ship_bytecode_that_python_uses_as_it_is() {
+    // Before hash-checked bytecode, all 1,000 files were stale: the build's
+    // --timestamp had rewritten the sources' mtimes that pip had recorded.
+    let engine = engine_with_images();
+    demo_output();
+    for image in ["venvkit/polls:latest", "venvkit/polls:distroless"] {
+        assert_bytecode_valid_as_shipped(&engine, image, VENV_SITE_PACKAGES, 900);
+    }
 }
 
 #[test]
@@ -121,7 +131,7 @@ fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
         "the venv was copied again:\n{}",
         built.stdout
     );
-    assert!(!cached("--wheel-dir /tmp/app /src"), "the app itself was not rebuilt");
+    assert!(!cached("--prefix /app-layer /src"), "the app itself was not rebuilt");
     // The image's settings come before its files, so they are not layers
     // made again after the app's.
     assert!(cached("HEALTHCHECK"), "the settings after the app were rebuilt:\n{}", built.stdout);

@@ -32,6 +32,17 @@ fn filebox_rebuilds_after_a_pin_change_with_the_new_pin_and_prints_the_time() {
 }
 
 #[test]
+fn filebox_release_ships_bytecode_that_python_uses_as_it_is() {
+    // Without SOURCE_DATE_EPOCH in the project's step, UV_COMPILE_BYTECODE
+    // wrote mtime-checked bytecode: the project's own files were stale (the
+    // build's --timestamp rewrote their mtimes), and any dependency's would
+    // be whose wheel is newer than the build's epoch.
+    let engine = engine_with_images();
+    demo_script_output("filebox");
+    assert_bytecode_valid_as_shipped(&engine, "venvkit/filebox:latest", VENV_SITE_PACKAGES, 200);
+}
+
+#[test]
 fn filebox_release_is_shell_less_with_exactly_the_libraries_its_venv_loads() {
     let engine = engine_with_images();
     let output = demo_script_output("filebox");

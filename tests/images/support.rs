@@ -115,6 +115,44 @@ impl Engine {
     }
 }
 
+/// The site-packages of a release's venv, as a glob.
+pub const VENV_SITE_PACKAGES: &str = "/usr/share/python3/app/lib/python3*/site-packages";
+
+/// Checks the bytecode under `tree` (a glob: a venv's site-packages, the
+/// stdlib) in `image` the way importlib checks it before use (PEP 552): a
+/// hash-based file must carry its source's hash, a timestamp-based one its
+/// source's mtime and size. Asserts that there are at least `at_least`
+/// bytecode files with a source beside them and that none is stale (which
+/// Python, as uid 65532, would compile again in memory at every start). Run
+/// by the image's own python as uid 65532, so that nothing is rewritten.
+pub fn assert_bytecode_valid_as_shipped(engine: &Engine, image: &str, tree: &str, at_least: usize) {
+    const CHECK: &str = r#"import glob, importlib.util, os, struct, sys
+checked, stale = 0, []
+for pyc in glob.glob(sys.argv[1] + '/**/__pycache__/*.pyc', recursive=True):
+    source = os.path.join(os.path.dirname(os.path.dirname(pyc)), os.path.basename(pyc).split('.')[0] + '.py')
+    if not os.path.exists(source):
+        continue
+    checked += 1
+    with open(pyc, 'rb') as f:
+        head = f.read(16)
+    with open(source, 'rb') as f:
+        text = f.read()
+    if struct.unpack('<I', head[4:8])[0] & 1:
+        valid = head[8:16] == importlib.util.source_hash(text)
+    else:
+        st = os.stat(source)
+        valid = struct.unpack('<II', head[8:16]) == (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+    if not valid:
+        stale.append(source)
+print(checked, len(stale), *stale[:5])"#;
+    let ran = engine.run(&["run", "--rm", "--network=none", "--user", "65532", image, "python", "-c", CHECK, tree]);
+    assert_eq!(ran.code(), 0, "{image}: {}", ran.stderr);
+    let mut words = ran.stdout.split_whitespace();
+    let checked: usize = words.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{}", ran.stdout));
+    assert!(checked >= at_least, "{image}: {checked} bytecode files, expected {at_least} or more");
+    assert_eq!(words.next(), Some("0"), "{image}: stale bytecode (of {checked}): {}", ran.stdout);
+}
+
 /// EXTRA_CA_CERT, else the system bundle (which holds a proxy's CA where one
 /// intercepts TLS, and is harmless where none does).
 pub fn extra_ca_cert() -> Option<PathBuf> {
