@@ -178,13 +178,16 @@ test-images: binaries deps-images
 	  cargo test --locked -p venvkit-suites --test images --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root); \
 	fi
 
-## bench: compare with the peers (wait-for-it, tini, dumb-init, ldd pipelines, apt-get) and print ratios
-bench: build deps-bench fixtures
+## bench: compare with the peers (wait-for-it, tini, dumb-init, ldd pipelines, apt-get) and print ratios;
+## then the examples' warm rebuilds against their goals
+bench: build deps-bench fixtures deps-images
 	@export VENVKIT_BIN_DIR=$(CURDIR)/$(BIN_DIR); \
 	cargo bench --locked --quiet -p wait-for-port --bench versus_wait_for_it; echo; \
 	cargo bench --locked --quiet -p entrypoint --bench versus_tini; echo; \
 	cargo bench --locked --quiet -p find-libdeps --bench versus_pipeline; echo; \
-	cargo bench --locked --quiet -p apt-install --bench versus_apt_get
+	cargo bench --locked --quiet -p apt-install --bench versus_apt_get; echo
+	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" examples/bench-rebuilds
 
 deps-build:
 	$(call apt_ensure,$(APT_BUILD))
