@@ -13,6 +13,10 @@ BIN_DIR := target/bin
 # never under emulation; qemu-user runs them for the tests.
 CROSS         := aarch64-unknown-linux-musl
 CROSS_BIN_DIR := $(BIN_DIR)/aarch64
+# The images' (and demo's, deb's) architecture: empty for this machine's, arm64,
+# or all (images only: both, under manifest lists).
+ARCH ?=
+FOREIGN_ARCH = $(filter arm64 all,$(ARCH))
 # venvkit.conf holds the facts several parts share (tools, suites, budgets).
 TOOLS   := $(shell awk '{ sub(/\#.*/, "") } $$1 == "tools" { $$1 = ""; print }' venvkit.conf)
 # Every shell script, found by its #! line, and the library they source.
@@ -22,7 +26,10 @@ SHELL_SCRIPTS = $(shell grep -rlIE --exclude-dir=target --exclude-dir=.git '^\#!
 APT_BUILD := gcc libc6-dev
 APT_LINT  := shellcheck
 APT_TEST  := util-linux mount coreutils procps bash python3 python3-venv gcc libc6-dev zlib1g mmdebstrap apt-utils dpkg-dev \
-	file qemu-user-static binfmt-support
+	file
+# qemu-user runs arm64 binaries here (the tools' tests, mmdebstrap --arch=arm64,
+# arm64 images' RUN steps); arch-test tells mmdebstrap that it can.
+APT_ARM64 := qemu-user-static binfmt-support arch-test
 APT_BENCH := wait-for-it tini dumb-init
 APT_IMAGES = mmdebstrap python3-venv python3-debian lintian $(ENGINE_PACKAGES)
 
@@ -54,14 +61,20 @@ define apt_ensure
 endef
 
 .PHONY: demo wheels deb dist build binaries cross-binaries images lint fixtures test test-crates test-images bench \
-	deps-build deps-lint deps-test deps-bench deps-images clean
+	deps-build deps-lint deps-test deps-arm64 deps-bench deps-images clean
 
 ## demo: pack the example app (examples/polls) into a slim image: test it against
-## PostgreSQL, run it, stop it, and compare it with a naive single-stage image
+## PostgreSQL, run it, stop it, and compare it with a naive single-stage image;
+## ARCH=arm64: polls' release for arm64, under qemu-user, beside the native one
 demo: binaries deps-images
+ifeq ($(filter arm64,$(ARCH)),)
 	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
 	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" examples/polls/demo
 	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" examples/filebox/demo
+else
+	@$(MAKE) --no-print-directory images ARCH=all SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" ARCH=$(ARCH) examples/polls/demo
+endif
 
 ## wheels: the example's wheelhouse (the app and its dependencies) in examples/polls/wheelhouse
 wheels: binaries deps-images
@@ -72,14 +85,15 @@ wheels: binaries deps-images
 	ls examples/polls/wheelhouse
 
 ## deb: the example app as a Debian package with its own venv, built in a
-## clean venvkit/build:$(SUITE) container: $(APP_DIR)/dist/$(PACKAGE)_<version>_<arch>.deb
+## clean venvkit/build:$(SUITE) container: $(APP_DIR)/dist/$(PACKAGE)_<version>_<arch>.deb;
+## ARCH=arm64 builds it in the arm64 one, under qemu-user
 SUITE   ?= bookworm
 APP_DIR ?= examples/polls
 PACKAGE ?= polls
 VERSION ?=
 deb: binaries deps-images
-	@$(MAKE) --no-print-directory images SUITES=$(SUITE) EXTRA_CA_CERT="$(BUILD_CA_CERT)"
-	@APP_DIR=$(APP_DIR) PACKAGE=$(PACKAGE) VERSION=$(VERSION) SUITE=$(SUITE) \
+	@$(MAKE) --no-print-directory images SUITES=$(SUITE) ARCH=$(ARCH) EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@APP_DIR=$(APP_DIR) PACKAGE=$(PACKAGE) VERSION=$(VERSION) SUITE=$(SUITE) ARCH=$(ARCH) \
 	  EXTRA_CA_CERT="$(BUILD_CA_CERT)" packaging/deb/make-deb
 
 ## dist: the static tools as dist/venvkit-<version>-<arch>.tar.gz and a venvkit-tools .deb, with SHA256SUMS
@@ -106,9 +120,10 @@ cross-binaries: deps-build
 	@for tool in $(TOOLS); do install -m 0755 target/$(CROSS)/$(PROFILE)/$$tool $(CROSS_BIN_DIR)/$$tool; done
 
 ## images: venvkit/tools, and venvkit/base, venvkit/build and venvkit/python for bookworm and
-## trixie, with sizes; REFRESH=1 remakes them from Debian's archive as it is now
-images: binaries deps-images
-	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" REFRESH="$(REFRESH)" images/make-images
+## trixie, with sizes; REFRESH=1 remakes them from Debian's archive as it is now;
+## ARCH=arm64 for arm64 (tagged ...-arm64), ARCH=all for both under manifest lists
+images: binaries deps-images $(if $(FOREIGN_ARCH),cross-binaries deps-arm64)
+	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" REFRESH="$(REFRESH)" ARCH="$(ARCH)" images/make-images
 
 ## test: formatting, clippy and shellcheck first (failing fast), then the crates' tests
 ## against the release binaries, then the images' suite
@@ -169,8 +184,10 @@ test-crates: binaries cross-binaries deps-test fixtures
 	    $(addprefix --skip ,$(QEMU_USER_CANNOT)); \
 	fi
 
-test-images: binaries deps-images
+# bookworm's arm64 images too, for the arm64 suite (tests/images/arm64.rs).
+test-images: binaries cross-binaries deps-images deps-arm64
 	@$(MAKE) --no-print-directory images EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@$(MAKE) --no-print-directory images ARCH=arm64 SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
 	@$(TEST_ENV) EXTRA_CA_CERT="$(BUILD_CA_CERT)"; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 	  $(NEXTEST) -p venvkit-suites --test images -E 'all()$(NOT_ROOT_FILTER)'; \
@@ -199,10 +216,13 @@ deps-lint:
 	$(call apt_ensure,$(APT_LINT))
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 
-# qemu-user runs the arm64 tools through binfmt_misc, mounted here if the
-# machine has not (containers often do not).
-deps-test:
+deps-test: deps-arm64
 	$(call apt_ensure,$(APT_TEST))
+
+# qemu-user runs the arm64 binaries through binfmt_misc, mounted here if the
+# machine has not (containers often do not).
+deps-arm64:
+	$(call apt_ensure,$(APT_ARM64))
 	@[ -e /proc/sys/fs/binfmt_misc/status ] || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 	@[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || $(SUDO) update-binfmts --enable qemu-aarch64
 

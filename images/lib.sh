@@ -93,6 +93,63 @@ engine_build() {
     return 1
 }
 
+# arch_machine ARCH: the machine name (uname -m, Rust's target prefix) of a
+# Debian architecture.
+arch_machine() {
+    case $1 in
+        amd64) echo x86_64 ;;
+        arm64) echo aarch64 ;;
+        *) echo "venvkit: no machine name known for the architecture $1" >&2; return 1 ;;
+    esac
+}
+
+# debian_repository ARCH: where Debian's official images for ARCH are: the
+# multi-architecture repository for this machine's, Docker Hub's
+# per-architecture one (arm64v8/debian, amd64/debian) for another, so that
+# neither hides the other under one local name.
+debian_repository() {
+    if [ "$1" = "$(dpkg --print-architecture)" ]; then
+        echo docker.io/library/debian
+    else
+        case $1 in
+            arm64) echo docker.io/arm64v8/debian ;;
+            *) echo "docker.io/$1/debian" ;;
+        esac
+    fi
+}
+
+# debian_slim SUITE ARCH: the name of Debian's slim image of SUITE for ARCH.
+debian_slim() { echo "$(debian_repository "$2"):$1-slim"; }
+
+# tag_image IMAGE NAME...: every NAME names IMAGE (an ID or a name), taken
+# from the image or manifest list it named before.
+tag_image() {
+    local image=$1 name
+    shift
+    for name in "$@"; do
+        if "$ENGINE" manifest exists "$name" 2>/dev/null; then
+            "$ENGINE" manifest rm "$name" >/dev/null
+        fi
+    done
+    "$ENGINE" tag "$image" "$@"
+}
+
+# manifest_list NAME IMAGE...: NAME becomes a manifest list of the local
+# IMAGEs (one for each architecture), replacing the image or list it named.
+manifest_list() {
+    local name=$1 image
+    shift
+    if "$ENGINE" manifest exists "$name" 2>/dev/null; then
+        "$ENGINE" manifest rm "$name" >/dev/null
+    elif engine_has_image "$name"; then
+        "$ENGINE" untag "$name" "$name"
+    fi
+    "$ENGINE" manifest create "$name" >/dev/null
+    for image in "$@"; do
+        "$ENGINE" manifest add "$name" "containers-storage:$(engine_image_digest "$image" | cut -d: -f2)" >/dev/null
+    done
+}
+
 engine_has_image() {
     "$ENGINE" image inspect "$1" >/dev/null 2>&1
 }

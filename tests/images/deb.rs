@@ -6,10 +6,11 @@ use crate::support::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds the package into `out` with packaging/deb/make-deb.
-fn make_deb(out: &Path) -> PathBuf {
+/// Builds the package into `out` with packaging/deb/make-deb, for `arch`
+/// (a Debian architecture; empty: the machine's).
+pub fn make_deb(out: &Path, arch: &str) -> PathBuf {
     let mut command = Command::new(repo().join("packaging/deb/make-deb"));
-    command.env("OUT", out).env("SUITE", "bookworm");
+    command.env("OUT", out).env("SUITE", "bookworm").env("ARCH", arch);
     if let Some(bundle) = extra_ca_cert() {
         command.env("EXTRA_CA_CERT", bundle);
     }
@@ -32,12 +33,12 @@ fn package() -> PathBuf {
         Some(deb) if made_this_run(&deb) => deb,
         _ => {
             let _ = std::fs::remove_dir_all(&out);
-            make_deb(&out)
+            make_deb(&out, "")
         }
     }
 }
 
-fn field(deb: &Path, name: &str) -> String {
+pub fn field(deb: &Path, name: &str) -> String {
     let output = Command::new("dpkg-deb").arg("--field").arg(deb).arg(name).output().unwrap();
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
@@ -101,13 +102,16 @@ fn lintian_reports_no_errors() {
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
-#[test]
-fn the_package_installs_on_fresh_base_runs_against_postgresql_and_answers_json() {
-    let engine = engine_with_images();
-    let deb = package();
+/// Installs `deb` with its dependencies on a fresh `base` container (run with
+/// `extra` engine flags), in a pod with a PostgreSQL server; checks that each
+/// of its Depends is installed and no build tool came with them; migrates,
+/// serves it with gunicorn and asks its JSON endpoint; then runs `then`.
+/// Prints `polls --version`, any failed check, the endpoint's answer, then
+/// what `then` prints.
+pub fn install_and_serve(engine: &Engine, base: &str, deb: &Path, extra: &[&str], then: &str) -> Run {
     let postgres = engine.build(&repo().join("examples/postgres"), "venvkit/postgres:bookworm", &[]);
     assert_eq!(postgres.code(), 0, "{}", postgres.stderr);
-    let pod = format!("venvkit-deb-smoke-{}", std::process::id());
+    let pod = format!("venvkit-deb-smoke-{}-{}", std::process::id(), base.replace([':', '/', '.'], "-"));
     let created = engine.run(&["pod", "create", "--name", &pod, "--add-host", "db:127.0.0.1"]);
     assert_eq!(created.code(), 0, "{}", created.stderr);
     let db = engine.run(&["run", "-d", "--pod", &pod, "venvkit/postgres:bookworm"]);
@@ -124,11 +128,23 @@ cd /tmp
 export POLLS_DB_HOST=db
 wait-for-port -q --timeout 60s db:5432 -- polls migrate --noinput >/dev/null
 /opt/polls/bin/gunicorn --bind 127.0.0.1:8000 polls.wsgi 2>/dev/null &
-wait-for-port -q --timeout 30s 127.0.0.1:8000 -- /opt/polls/bin/python -c 'import urllib.request as r; print(r.urlopen("http://127.0.0.1:8000/api/health").read().decode())'
-"#;
-    let ran = in_container(&engine, &base("bookworm"), &deb, &["--pod", &pod], script);
+wait-for-port -q --timeout 60s 127.0.0.1:8000 -- /opt/polls/bin/python -c 'import urllib.request as r; print(r.urlopen("http://127.0.0.1:8000/api/health").read().decode())'
+"#
+    .to_string()
+        + then;
+    let mut flags = vec!["--pod", &pod];
+    flags.extend_from_slice(extra);
+    let ran = in_container(engine, base, deb, &flags, &script);
     engine.run(&["pod", "rm", "-f", &pod]);
     assert_eq!(db.code(), 0, "{}", db.stderr);
+    ran
+}
+
+#[test]
+fn the_package_installs_on_fresh_base_runs_against_postgresql_and_answers_json() {
+    let engine = engine_with_images();
+    let deb = package();
+    let ran = install_and_serve(&engine, &base("bookworm"), &deb, &[], "");
     assert_eq!(ran.code(), 0, "{}{}", ran.stdout, ran.stderr);
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(lines[0], "polls 1.0.0", "{}", ran.stdout);
@@ -174,7 +190,7 @@ fn the_bookworm_package_refuses_to_install_on_trixie_with_apts_dependency_messag
 fn rebuilding_with_the_same_source_date_epoch_gives_a_byte_identical_package() {
     engine_with_images();
     let first = package();
-    let again = make_deb(&repo().join("target/deb/again"));
+    let again = make_deb(&repo().join("target/deb/again"), "");
     assert!(std::fs::read(&first).unwrap() == std::fs::read(&again).unwrap(), "{first:?} and {again:?} differ");
 }
 

@@ -5,7 +5,7 @@
 
 use crate::support::*;
 
-const STDLIB_CHECK: &str = r#"
+pub const STDLIB_CHECK: &str = r#"
 import ssl, sqlite3, zoneinfo, decimal, ctypes, ctypes.util, datetime, socket, mimetypes
 cas = ssl.create_default_context().cert_store_stats()["x509_ca"]
 assert cas >= 100, f"only {cas} CAs"
@@ -61,7 +61,7 @@ fn python_works_as_the_app_user_on_a_read_only_root() {
 }
 
 /// The image's files, exported into a scratch directory.
-fn export(engine: &Engine, image: &str, into: &Scratch) {
+pub fn export(engine: &Engine, image: &str, into: &Scratch) {
     let created = engine.run(&["create", image]);
     assert_eq!(created.code(), 0, "{}", created.stderr);
     let id = created.stdout.trim().to_string();

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod arm64;
 mod compose;
 mod contents;
 mod deb;
