@@ -126,7 +126,7 @@ images: binaries deps-images $(if $(FOREIGN_ARCH),cross-binaries deps-arm64)
 	@EXTRA_CA_CERT="$(BUILD_CA_CERT)" REFRESH="$(REFRESH)" ARCH="$(ARCH)" images/make-images
 
 ## test: formatting, clippy and shellcheck first (failing fast), then the crates' tests
-## against the release binaries, then the images' suite
+## against the release binaries, then the images' suites, then the arm64 demo
 test: lint test-crates test-images
 
 ## lint: cargo fmt --check, clippy with warnings as errors, shellcheck on every shell script
@@ -185,6 +185,10 @@ test-crates: binaries cross-binaries deps-test fixtures
 	fi
 
 # bookworm's arm64 images too, for the arm64 suite (tests/images/arm64.rs).
+# Then, after the suites, the arm64 demo (make demo ARCH=arm64): it makes
+# bookworm's plain names manifest lists, which the suites, checking the native
+# images and running `make images` again, must not see; they are native again
+# after it.
 test-images: binaries cross-binaries deps-images deps-arm64
 	@$(MAKE) --no-print-directory images EXTRA_CA_CERT="$(BUILD_CA_CERT)"
 	@$(MAKE) --no-print-directory images ARCH=arm64 SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
@@ -194,6 +198,9 @@ test-images: binaries cross-binaries deps-images deps-arm64
 	else \
 	  cargo test --locked -p venvkit-suites --test images --quiet -- --test-threads=1 $(if $(IS_ROOT),,--skip needs_root); \
 	fi
+	@echo "the arm64 demo: polls' release for arm64 under qemu-user"
+	@$(MAKE) --no-print-directory demo ARCH=arm64 EXTRA_CA_CERT="$(BUILD_CA_CERT)"
+	@$(MAKE) --no-print-directory images SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)" >/dev/null
 
 ## bench: compare with the peers (wait-for-it, tini, dumb-init, ldd pipelines, apt-get) and print ratios;
 ## then the examples' warm rebuilds against their goals
