@@ -61,7 +61,7 @@ define apt_ensure
 endef
 
 .PHONY: demo wheels deb dist build binaries cross-binaries images lint fixtures test test-crates test-images bench \
-	deps-build deps-lint deps-test deps-arm64 deps-bench deps-images clean
+	deps-build deps-lint deps-test deps-arm64 deps-bench deps-images deps-docker clean
 
 ## demo: pack the example app (examples/polls) into a slim image: test it against
 ## PostgreSQL, run it, stop it, and compare it with a naive single-stage image;
@@ -189,7 +189,7 @@ test-crates: binaries cross-binaries deps-test fixtures
 # bookworm's plain names manifest lists, which the suites, checking the native
 # images and running `make images` again, must not see; they are native again
 # after it.
-test-images: binaries cross-binaries deps-images deps-arm64
+test-images: binaries cross-binaries deps-images deps-arm64 deps-docker
 	@$(MAKE) --no-print-directory images EXTRA_CA_CERT="$(BUILD_CA_CERT)"
 	@$(MAKE) --no-print-directory images ARCH=arm64 SUITES=bookworm EXTRA_CA_CERT="$(BUILD_CA_CERT)"
 	@$(TEST_ENV) EXTRA_CA_CERT="$(BUILD_CA_CERT)"; \
@@ -250,6 +250,12 @@ deps-images:
 	  python3 -m venv target/podman-compose; \
 	  target/podman-compose/bin/pip install --quiet $(if $(BUILD_CA_CERT),--cert $(BUILD_CA_CERT)) podman-compose==$(PODMAN_COMPOSE_VERSION); \
 	fi
+
+# A Docker engine for the tests of `docker compose` (tests/images/compose.rs):
+# Debian's, unpacked into target/docker and run in namespaces of its own, never
+# installed on the host (images/docker-engine says why trixie's).
+deps-docker:
+	@images/docker-engine fetch
 
 clean:
 	cargo clean

@@ -197,20 +197,78 @@ timed_stop() {
 # 1.0.3 leaves the project's network behind on `down`.
 COMPOSE=${COMPOSE:-$VENVKIT_REPO/target/podman-compose/bin/podman-compose}
 
+# compose_engine: which engine runs the examples' compose files: `docker`
+# (`docker compose`) when a Docker engine answers and has the compose plugin,
+# `podman` (podman-compose) otherwise. VENVKIT_COMPOSE=docker|podman chooses;
+# anything else is a usage error (status 2).
+compose_engine() {
+    case ${VENVKIT_COMPOSE:-} in
+        docker | podman) echo "$VENVKIT_COMPOSE" ;;
+        "")
+            # `docker info` asks the engine; the CLI alone (or a podman-docker
+            # shim without compose) is not one.
+            if command -v docker >/dev/null && docker compose version >/dev/null 2>&1 \
+                && timeout 20 docker info >/dev/null 2>&1; then
+                echo docker
+            else
+                echo podman
+            fi
+            ;;
+        *)
+            echo "venvkit: VENVKIT_COMPOSE=$VENVKIT_COMPOSE: expected docker or podman" >&2
+            return 2
+            ;;
+    esac
+}
+
+# docker_load IMAGE...: each IMAGE as podman has it, loaded into the Docker
+# engine under the same name, unless the engine has it already (the same image
+# ID: both hash the same image config). One archive for all of them, so the
+# layers they share are saved and loaded once.
+docker_load() {
+    local image wanted=() loaded
+    for image in "$@"; do
+        [ "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" = "$(engine_image_digest "$image")" ] \
+            || wanted+=("$image")
+    done
+    [ ${#wanted[@]} -gt 0 ] || return 0
+    echo "loading into the Docker engine: ${wanted[*]}"
+    # podman names its images localhost/NAME; Docker reads NAME as docker.io's.
+    "$ENGINE" save --multi-image-archive --format docker-archive "${wanted[@]}" | docker load \
+        | sed -n 's/^Loaded image: //p' | while read -r loaded; do
+            [ "$loaded" = "${loaded#localhost/}" ] && continue
+            docker tag "$loaded" "${loaded#localhost/}"
+            docker rmi "$loaded" >/dev/null
+        done
+}
+
 # compose_round DIR PORT_VARIABLE HEALTH_PATH [PROFILE:SERVICE...]: DIR/compose.yaml's
 # app and database up, the app's HEALTH_PATH asked from the host on a free
 # loopback port (given to compose as PORT_VARIABLE), each test SERVICE of its
-# PROFILE run (default test:test), then `down`. Prints what it saw; returns
-# non-zero if any step failed or if `down` left a container or network of
-# the project behind.
+# PROFILE run (default test:test), then `down`; with `docker compose` when a
+# Docker engine answers (compose_engine), its images loaded into it first.
+# Prints what it saw; returns non-zero if any step failed or if `down` left a
+# container or network of the project behind.
 compose_round() {
-    local dir=$1 port_variable=$2 path=$3 project status=0 port left
+    local dir=$1 port_variable=$2 path=$3 project status=0 port left engine
     shift 3
     local runs=("${@:-test:test}") profiles=() run
     for run in "${runs[@]}"; do profiles+=(--profile "${run%%:*}"); done
     project=$(awk '$1 == "name:" { print $2; exit }' "$dir/compose.yaml")
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    local compose=("$COMPOSE" -f "$dir/compose.yaml")
+    engine=$(compose_engine) || return 2
+    local compose label
+    if [ "$engine" = docker ]; then
+        compose=(docker compose -f "$dir/compose.yaml")
+        label=com.docker.compose.project
+        echo "compose engine: docker compose $(docker compose version --short) (Docker Engine $(docker version --format '{{.Server.Version}}'))"
+        # shellcheck disable=SC2046 # one image name per word
+        docker_load $(awk '$1 == "image:" { print $2 }' "$dir/compose.yaml" | sort -u) || return 1
+    else
+        compose=("$COMPOSE" -f "$dir/compose.yaml")
+        label=io.podman.compose.project
+        echo "compose engine: $("$COMPOSE" --version | head -n 1)"
+    fi
     export "$port_variable=$port"
     # podman-compose echoes every podman command and podman warns that it has
     # no systemd for health-check timers: the log is shown only on failure.
@@ -235,8 +293,8 @@ compose_round() {
     done
     "${compose[@]}" "${profiles[@]}" down >"$log" 2>&1 || { tail -n 30 "$log" >&2; status=1; }
     rm -f "$log"
-    left=$( { "$ENGINE" ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'
-              "$ENGINE" network ls --filter "label=io.podman.compose.project=$project" --format '{{.Name}}'; } | xargs)
+    left=$( { "$engine" ps -a --filter "label=$label=$project" --format '{{.Names}}'
+              "$engine" network ls --filter "label=$label=$project" --format '{{.Name}}'; } | xargs)
     if [ -n "$left" ]; then
         echo "compose down left: $left" >&2
         status=1

@@ -1,24 +1,87 @@
-//! The examples' compose.yaml files, as `make demo` uses them with
-//! podman-compose: the app and its database up, the app answering on the
-//! published port, the `test` service's suite passing, and `down` leaving no
-//! container or network behind (images/lib.sh's compose_round).
+//! The examples' compose.yaml files: the app and its database up, the app
+//! answering on the published port, the test services' suites passing, and
+//! `down` leaving no container or network behind (images/lib.sh's
+//! compose_round, run by examples/compose-round). `make demo` runs it with
+//! podman-compose when no Docker engine answers, and with `docker compose`
+//! when one does: a private one here (images/docker-engine: Debian's dockerd
+//! in namespaces of its own).
+
+use std::process::Command;
 
 use crate::demo::demo_script_output;
 use crate::support::*;
 
+/// The examples, their health paths and their test services.
+const EXAMPLES: [(&str, &str, &[&str]); 2] =
+    [("polls", "/api/health", &["test", "test-mariadb"]), ("filebox", "/health", &["test"])];
+
+fn assert_round(example: &str, health: &str, tests: &[&str], engine: &str, output: &str) {
+    let mut expected = vec![format!("compose up: GET {health} -> 200")];
+    expected.extend(tests.iter().map(|test| format!("compose run {test}: passed")));
+    expected.push("compose down: nothing left".to_string());
+    let seen: Vec<&str> = output.lines().collect();
+    assert!(
+        seen.iter().any(|line| line.starts_with(&format!("compose engine: {engine}"))),
+        "{example}: not run by {engine}:\n{output}"
+    );
+    for line in &expected {
+        assert!(seen.contains(&line.as_str()), "{example}: no '{line}' in\n{output}");
+    }
+}
+
+/// The private engine's command: CMD in its namespaces (images/docker-engine).
+fn with_docker_engine(command: &[&str]) -> Command {
+    let mut engine = Command::new(repo().join("images/docker-engine"));
+    engine.arg("run").args(command).current_dir(repo());
+    engine
+}
+
 #[test]
-fn each_example_comes_up_with_compose_runs_its_test_service_and_down_leaves_nothing() {
+fn each_example_comes_up_with_compose_runs_its_test_services_and_down_leaves_nothing() {
     engine_with_images();
-    for (example, health) in [("polls", "/api/health"), ("filebox", "/health")] {
+    for (example, health, tests) in EXAMPLES {
         let output = demo_script_output(example);
         let section = output
             .split_once("== compose:")
             .map(|(_, rest)| rest)
             .unwrap_or_else(|| panic!("{example}: no compose section in\n{output}"));
-        for line in
-            [&format!("compose up: GET {health} -> 200"), "compose run test: passed", "compose down: nothing left"]
-        {
-            assert!(section.lines().any(|seen| seen == line), "{example}: no '{line}' in\n{section}");
-        }
+        // Whichever engine answers on this machine: podman-compose on CI.
+        assert_round(example, health, tests, "", section);
     }
+}
+
+#[test]
+fn with_a_docker_engine_answering_the_examples_run_under_docker_compose_needs_root() {
+    engine_with_images();
+    for (example, health, tests) in EXAMPLES {
+        // The demo builds the example's images (once per run).
+        demo_script_output(example);
+        let round = run_long(&mut with_docker_engine(&["examples/compose-round", example]));
+        let output = format!("{}{}", round.stdout, round.stderr);
+        assert_eq!(round.code(), 0, "{example}: the round under docker compose failed:\n{output}");
+        assert_round(example, health, tests, "docker compose", &output);
+    }
+}
+
+#[test]
+fn compose_engine_is_docker_only_when_a_docker_engine_answers_needs_root() {
+    let choose = |command: &mut Command| {
+        let (code, stdout, stderr) = run(command.env_remove("VENVKIT_COMPOSE")).into_parts();
+        (code, stdout.trim().to_string(), stderr)
+    };
+    let script = "source images/lib.sh && compose_engine";
+    // The CLI and its compose plugin, but no engine on their socket.
+    let mut client = Command::new(repo().join("images/docker-engine"));
+    client.args(["client", "bash", "-c", script]).current_dir(repo());
+    assert_eq!(choose(&mut client), (0, "podman".to_string(), String::new()));
+    assert_eq!(choose(&mut with_docker_engine(&["bash", "-c", script])), (0, "docker".to_string(), String::new()));
+    // VENVKIT_COMPOSE chooses; anything else is one line and status 2.
+    let mut forced =
+        with_docker_engine(&["bash", "-c", "VENVKIT_COMPOSE=podman; source images/lib.sh && compose_engine"]);
+    assert_eq!(choose(&mut forced), (0, "podman".to_string(), String::new()));
+    let mut bad = Command::new("bash");
+    bad.args(["-c", "VENVKIT_COMPOSE=compose; source images/lib.sh && compose_engine"]).current_dir(repo());
+    let (code, stdout, stderr) = choose(&mut bad);
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert_eq!(stderr, "venvkit: VENVKIT_COMPOSE=compose: expected docker or podman\n");
 }
