@@ -98,43 +98,52 @@ fn both_releases_ship_bytecode_that_python_uses_as_it_is() {
     }
 }
 
+/// Rebuilds the release of the demo's copy of EXAMPLE (target/demo/EXAMPLE)
+/// after adding one Python module, MODULE, to it, with the demo's flags;
+/// returns the build's output after removing the module and the image again.
+pub fn release_build_after_a_code_change(engine: &Engine, example: &str, module: &str) -> String {
+    let source = repo().join("target/demo").join(example);
+    let module = source.join(module);
+    std::fs::write(&module, format!("CHANGED = {}\n", std::process::id())).unwrap();
+    // The same flags as the demo's release build: the format is part of
+    // what buildah's layer cache matches, so a build without it reuses nothing.
+    let tag = format!("venvkit-test/{example}-warm");
+    let built = engine.build(&source, &tag, &["--format", "docker", "--target", "release"]);
+    engine.remove_image(&tag);
+    std::fs::remove_file(&module).unwrap();
+    assert_eq!(built.code(), 0, "{}", built.stderr);
+    built.stdout
+}
+
+/// Whether the build step whose line contains MARKER came from the layer
+/// cache (buildah prints `--> Using cache` after it); fails if no step has it.
+pub fn step_cached(build_output: &str, marker: &str) -> bool {
+    let steps: Vec<&str> = build_output.lines().collect();
+    let at = steps
+        .iter()
+        .position(|line| line.contains("STEP ") && line.contains(marker))
+        .unwrap_or_else(|| panic!("no step {marker} in\n{build_output}"));
+    steps.get(at + 1).is_some_and(|next| next.starts_with("--> Using cache"))
+}
+
 #[test]
 fn a_code_change_rebuilds_neither_the_dependencies_nor_the_apt_layer() {
     // What makes the warm rebuild fast (its time is in the demo's table):
     // the pip wheel step and apt-install come from the layer cache.
     let engine = engine_with_images();
     demo_output();
-    let source = repo().join("target/demo/polls");
-    std::fs::write(source.join("src/polls/changed_by_test.py"), format!("CHANGED = {}\n", std::process::id())).unwrap();
-    // The same flags as the demo's release build: the format is part of
-    // what buildah's layer cache matches, so a build without it reuses nothing.
-    let built = engine.build(&source, "venvkit-test/polls-warm", &["--format", "docker", "--target", "release"]);
-    engine.remove_image("venvkit-test/polls-warm");
-    std::fs::remove_file(source.join("src/polls/changed_by_test.py")).unwrap();
-    assert_eq!(built.code(), 0, "{}", built.stderr);
-    let steps: Vec<&str> = built.stdout.lines().collect();
-    let cached = |marker: &str| {
-        let at = steps
-            .iter()
-            .position(|line| line.contains("STEP ") && line.contains(marker))
-            .unwrap_or_else(|| panic!("no step {marker}"));
-        steps[at + 1].starts_with("--> Using cache")
-    };
-    assert!(cached("pip wheel --wheel-dir /wheelhouse --no-binary"), "dependencies were rebuilt:\n{}", built.stdout);
-    assert!(
-        cached("RUN apt-install -f /usr/share/python3/app/pkgdeps.txt"),
-        "apt-install ran again:\n{}",
-        built.stdout
-    );
+    let built = release_build_after_a_code_change(&engine, "polls", "src/polls/changed_by_test.py");
+    let cached = |marker: &str| step_cached(&built, marker);
+    assert!(cached("pip wheel --wheel-dir /wheelhouse --no-binary"), "dependencies were rebuilt:\n{built}");
+    assert!(cached("RUN apt-install -f /usr/share/python3/app/pkgdeps.txt"), "apt-install ran again:\n{built}");
     assert!(
         cached("COPY --from=deps /usr/share/python3/app /usr/share/python3/app"),
-        "the venv was copied again:\n{}",
-        built.stdout
+        "the venv was copied again:\n{built}"
     );
     assert!(!cached("--prefix /app-layer /src"), "the app itself was not rebuilt");
     // The image's settings come before its files, so they are not layers
     // made again after the app's.
-    assert!(cached("HEALTHCHECK"), "the settings after the app were rebuilt:\n{}", built.stdout);
+    assert!(cached("HEALTHCHECK"), "the settings after the app were rebuilt:\n{built}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! pytest suite against PostgreSQL, the shell-less release serving uploads
 //! typed by libmagic; then what the release image holds.
 
-use crate::demo::demo_script_output;
+use crate::demo::{demo_script_output, release_build_after_a_code_change, step_cached};
 use crate::support::*;
 
 #[test]
@@ -29,6 +29,20 @@ fn filebox_rebuilds_after_a_pin_change_with_the_new_pin_and_prints_the_time() {
     let line = output.lines().find(|line| line.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {output}"));
     let seconds = line[label.len()..].trim().strip_suffix('s').and_then(|n| n.parse::<f64>().ok());
     assert!(seconds.is_some_and(|s| s > 0.0), "{line}");
+}
+
+#[test]
+fn a_filebox_code_change_runs_neither_the_dependencies_sync_nor_apt_install_again() {
+    // uv's guide: the dependencies' `uv sync --no-install-project` is cached
+    // until uv.lock or pyproject.toml changes; pkgdeps.txt comes out the same,
+    // so the libs stage's apt-install is cached too.
+    let engine = engine_with_images();
+    demo_script_output("filebox");
+    let built = release_build_after_a_code_change(&engine, "filebox", "src/filebox/changed_by_test.py");
+    let cached = |marker: &str| step_cached(&built, marker);
+    assert!(cached("uv sync --locked --no-dev --no-install-project"), "dependencies were synced again:\n{built}");
+    assert!(cached("apt-install --root /staging"), "apt-install ran again:\n{built}");
+    assert!(!cached("COPY . /src"), "the change was not copied in:\n{built}");
 }
 
 #[test]
