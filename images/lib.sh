@@ -93,6 +93,27 @@ engine_build() {
     return 1
 }
 
+# The architectures venvkit builds images, demos and packages for (Debian's
+# names; arch_machine gives each one's machine name).
+VENVKIT_ARCHES=(amd64 arm64)
+
+# venvkit_arch WHO [EXTRA...]: ARCH (this machine's architecture when ARCH is
+# unset or empty) if it is one of VENVKIT_ARCHES or EXTRA; otherwise one line
+# on stderr naming WHO, and status 2.
+venvkit_arch() {
+    local who=$1 arch=${ARCH:-$(dpkg --print-architecture)} known
+    shift
+    local allowed=("${VENVKIT_ARCHES[@]}" "$@")
+    for known in "${allowed[@]}"; do
+        if [ "$arch" = "$known" ]; then
+            echo "$arch"
+            return 0
+        fi
+    done
+    echo "$who: ARCH=$arch is not one of: ${allowed[*]}" >&2
+    return 2
+}
+
 # arch_machine ARCH: the machine name (uname -m, Rust's target prefix) of a
 # Debian architecture.
 arch_machine() {

@@ -161,3 +161,19 @@ uname -m";
     // e_machine 183 (0xb7, little-endian): EM_AARCH64.
     assert_eq!(lines[2..], ["b700", "aarch64"], "{}", ran.stdout);
 }
+
+#[test]
+fn an_architecture_venvkit_does_not_build_for_is_one_line_and_status_2() {
+    // Checked before anything is built: the three take their list from
+    // images/lib.sh's VENVKIT_ARCHES (make-images also takes `all`).
+    for (script, who, allowed) in [
+        ("images/make-images", "images", "amd64 arm64 all"),
+        ("examples/polls/demo", "demo", "amd64 arm64"),
+        ("packaging/deb/make-deb", "make-deb", "amd64 arm64"),
+    ] {
+        let (code, stdout, stderr) =
+            run(std::process::Command::new(repo().join(script)).env("ARCH", "riscv64")).into_parts();
+        assert_eq!((code, stdout.as_str()), (2, ""), "{script}: {stderr}");
+        assert_eq!(stderr, format!("{who}: ARCH=riscv64 is not one of: {allowed}\n"), "{script}");
+    }
+}
