@@ -218,18 +218,35 @@ timed_stop() {
 # 1.0.3 leaves the project's network behind on `down`.
 COMPOSE=${COMPOSE:-$VENVKIT_REPO/target/podman-compose/bin/podman-compose}
 
+# docker_engine_answers: whether the docker CLI has the compose plugin and a
+# Docker Engine answers it on a unix socket of this machine. Not podman's
+# Docker API (its images are podman's already, and its compose labels are
+# podman-compose's), nor a remote engine (tcp://, ssh://: the round asks the
+# app's published port on this machine's loopback).
+docker_engine_answers() {
+    local host components
+    command -v docker >/dev/null && docker compose version >/dev/null 2>&1 || return 1
+    host=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null) || return 1
+    case $host in unix://*) ;; *) return 1 ;; esac
+    # Asking the server: the CLI alone is not an engine.
+    components=$(timeout 20 docker version --format '{{range .Server.Components}}{{.Name}};{{end}}' 2>/dev/null) \
+        || return 1
+    case ";$components" in
+        *";Podman Engine;"*) return 1 ;;
+        *";Engine;"*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
 # compose_engine: which engine runs the examples' compose files: `docker`
-# (`docker compose`) when a Docker engine answers and has the compose plugin,
-# `podman` (podman-compose) otherwise. VENVKIT_COMPOSE=docker|podman chooses;
-# anything else is a usage error (status 2).
+# (`docker compose`) when docker_engine_answers, `podman` (podman-compose)
+# otherwise. VENVKIT_COMPOSE=docker|podman chooses; anything else is a usage
+# error (one line, status 2).
 compose_engine() {
     case ${VENVKIT_COMPOSE:-} in
         docker | podman) echo "$VENVKIT_COMPOSE" ;;
         "")
-            # `docker info` asks the engine; the CLI alone (or a podman-docker
-            # shim without compose) is not one.
-            if command -v docker >/dev/null && docker compose version >/dev/null 2>&1 \
-                && timeout 20 docker info >/dev/null 2>&1; then
+            if docker_engine_answers; then
                 echo docker
             else
                 echo podman
@@ -244,13 +261,24 @@ compose_engine() {
 
 # docker_load IMAGE...: each IMAGE as podman has it, loaded into the Docker
 # engine under the same name, unless the engine has it already (the same image
-# ID: both hash the same image config). One archive for all of them, so the
-# layers they share are saved and loaded once.
+# ID: both hash the same image config; Docker's containerd image store IDs by
+# manifest, so there it loads every time). One archive for all of them, so the
+# layers they share are saved and loaded once. The image a name leaves is
+# removed unless something else uses it. Fails, naming it, if podman has no
+# IMAGE (compose would pull one of that name from Docker Hub).
 docker_load() {
-    local image wanted=() loaded
+    local image id wanted=() replaced=() loaded
     for image in "$@"; do
-        [ "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" = "$(engine_image_digest "$image")" ] \
-            || wanted+=("$image")
+        id=$(engine_image_digest "$image" 2>/dev/null) || id=
+        if [ -z "$id" ]; then
+            echo "venvkit: podman has no image $image: build it first (make demo does)" >&2
+            return 1
+        fi
+        loaded=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) || loaded=
+        if [ "$loaded" != "$id" ]; then
+            wanted+=("$image")
+            [ -z "$loaded" ] || replaced+=("$loaded")
+        fi
     done
     [ ${#wanted[@]} -gt 0 ] || return 0
     echo "loading into the Docker engine: ${wanted[*]}"
@@ -258,9 +286,11 @@ docker_load() {
     "$ENGINE" save --multi-image-archive --format docker-archive "${wanted[@]}" | docker load \
         | sed -n 's/^Loaded image: //p' | while read -r loaded; do
             [ "$loaded" = "${loaded#localhost/}" ] && continue
-            docker tag "$loaded" "${loaded#localhost/}"
-            docker rmi "$loaded" >/dev/null
-        done
+            { docker tag "$loaded" "${loaded#localhost/}" && docker rmi "$loaded" >/dev/null; } || exit 1
+        done || return 1
+    for id in "${replaced[@]}"; do
+        docker image rm "$id" >/dev/null 2>&1 || true
+    done
 }
 
 # compose_round DIR PORT_VARIABLE HEALTH_PATH [PROFILE:SERVICE...]: DIR/compose.yaml's
@@ -315,7 +345,8 @@ compose_round() {
     "${compose[@]}" "${profiles[@]}" down >"$log" 2>&1 || { tail -n 30 "$log" >&2; status=1; }
     rm -f "$log"
     left=$( { "$engine" ps -a --filter "label=$label=$project" --format '{{.Names}}'
-              "$engine" network ls --filter "label=$label=$project" --format '{{.Name}}'; } | xargs)
+              "$engine" network ls --filter "label=$label=$project" --format '{{.Name}}'; } | xargs) \
+        || left="(the $engine engine could not list them)"
     if [ -n "$left" ]; then
         echo "compose down left: $left" >&2
         status=1
