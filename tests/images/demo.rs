@@ -70,7 +70,7 @@ fn both_releases_exit_within_half_a_second_of_sigterm_with_status_0_and_are_at_m
 }
 
 #[test]
-fn the_release_has_no_build_tools_no_caches_and_the_libpq5_find_libdeps_named() {
+fn the_release_has_no_build_tools_no_caches_and_adds_exactly_the_packages_find_libdeps_named() {
     let engine = engine_with_images();
     demo_output();
     let image = "venvkit/polls:latest";
@@ -88,6 +88,8 @@ fn the_release_has_no_build_tools_no_caches_and_the_libpq5_find_libdeps_named() 
     );
     assert_eq!(leftovers.stdout, "", "the release carries build or test leftovers");
     assert_eq!(engine.inspect(image, "{{.Config.User}}"), "65532");
+    let named: Vec<&str> = pkgdeps.split_whitespace().collect();
+    assert_adds_exactly_the_named_packages(&engine, image, &python("bookworm"), &named);
 }
 
 #[test]

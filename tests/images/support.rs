@@ -193,3 +193,61 @@ pub fn made_this_run(path: &Path) -> bool {
         (Some(made), Some(images)) if made > images
     )
 }
+
+/// Each package installed in IMAGE, with the packages its Depends and
+/// Pre-Depends name (alternatives kept, versions and architectures dropped):
+/// read from dpkg's status file (packages whose Status is `installed`) and
+/// from status.d/, where the shell-less images keep one stanza per package.
+/// Read by the image's own Python, as the shell-less ones have no shell.
+pub fn installed_packages(engine: &Engine, image: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let script = r#"import os, re
+def stanzas():
+    if os.path.exists("/var/lib/dpkg/status"):
+        for s in open("/var/lib/dpkg/status").read().split("\n\n"):
+            if re.search(r"^Status: .* installed$", s, re.M):
+                yield s
+    d = "/var/lib/dpkg/status.d"
+    if os.path.isdir(d):
+        for n in sorted(os.listdir(d)):
+            if not n.endswith(".md5sums"):
+                yield open(os.path.join(d, n)).read()
+for s in stanzas():
+    package = re.search(r"^Package: (\S+)", s, re.M)
+    if package:
+        fields = re.findall(r"^(?:Pre-)?Depends: (.*)$", s, re.M)
+        names = {re.sub(r"\(.*?\)", "", w).strip().split(":")[0] for f in fields for w in re.split(r"[,|]", f)}
+        print(package.group(1), *sorted(x for x in names if x))"#;
+    let listed = engine.run(&["run", "--rm", "--network=none", "--entrypoint=", image, "python3", "-c", script]);
+    assert_eq!(listed.code(), 0, "{image}: {}", listed.stderr);
+    listed
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().map(String::from);
+            Some((words.next()?, words.collect()))
+        })
+        .collect()
+}
+
+/// Asserts that IMAGE has every NAMED package, and that each package it has
+/// beyond BASE's is NAMED or needed by one that is, through the Depends and
+/// Pre-Depends of packages IMAGE has: what `apt-install -f pkgdeps.txt`
+/// should add to a runtime, and nothing else.
+pub fn assert_adds_exactly_the_named_packages(engine: &Engine, image: &str, base: &str, named: &[&str]) {
+    let has = installed_packages(engine, image);
+    let had = installed_packages(engine, base);
+    let missing: Vec<&&str> = named.iter().filter(|package| !has.contains_key(**package)).collect();
+    assert!(missing.is_empty(), "{image}: named by find-libdeps but not installed: {missing:?}");
+    let mut reached: std::collections::BTreeSet<String> = named.iter().map(|p| p.to_string()).collect();
+    let mut pending: Vec<String> = reached.iter().cloned().collect();
+    while let Some(package) = pending.pop() {
+        for dependency in has.get(&package).into_iter().flatten() {
+            if reached.insert(dependency.clone()) {
+                pending.push(dependency.clone());
+            }
+        }
+    }
+    let unexplained: Vec<&String> =
+        has.keys().filter(|package| !had.contains_key(*package) && !reached.contains(*package)).collect();
+    assert!(unexplained.is_empty(), "{image}: added but neither named nor needed by what was: {unexplained:?}");
+}
