@@ -122,3 +122,27 @@ fn sizes_are_within_their_budgets() {
         assert!(size <= megabytes * 1_000_000, "{image} is {size} bytes, over its {megabytes} MB budget");
     }
 }
+
+#[test]
+fn the_build_images_have_the_pinned_uv_which_makes_venvs_with_their_python_and_never_downloads_one() {
+    let engine = engine_with_images();
+    let dockerfile = std::fs::read_to_string(repo().join("images/build/Dockerfile")).unwrap();
+    let pinned = dockerfile.lines().find_map(|line| line.strip_prefix("ARG UV_VERSION=")).expect("no UV_VERSION");
+    // Without a network, so that a download would fail rather than happen.
+    let script = r#"uv --version
+uv venv -q /tmp/venv && /tmp/venv/bin/python -c 'import sys; print(sys.base_prefix, "%d.%d" % sys.version_info[:2])'
+uv venv -q --python 3.10 /tmp/other 2>&1
+echo "status $?""#;
+    for (suite, python) in suites() {
+        let ran = engine.sh(&build(suite), script);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert!(lines.len() > 3, "{suite}: {}{}", ran.stdout, ran.stderr);
+        assert!(lines[0].starts_with(&format!("uv {pinned} ")), "{suite}: {}", lines[0]);
+        // The image's own Python, which the runtime has at the same path.
+        assert_eq!(lines[1], format!("/usr {python}"), "{suite}");
+        // UV_PYTHON_DOWNLOADS=never: uv says it will not download, and does not try.
+        assert!(ran.stdout.contains("Python downloads are set to 'never'"), "{suite}: {}", ran.stdout);
+        assert!(!ran.stdout.contains("Failed to download"), "{suite}: {}", ran.stdout);
+        assert_eq!(lines.last(), Some(&"status 2"), "{suite}: {}", ran.stdout);
+    }
+}
