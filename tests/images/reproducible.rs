@@ -16,10 +16,18 @@ fn epoch() -> String {
     images_file("source-date-epoch")
 }
 
-/// The `--build-arg` values `make images` built base for `suite` with
-/// (labels: version, revision, date, base digest), one `NAME=value` a line.
-fn base_build_args(suite: &str) -> Vec<String> {
-    images_file(&format!("build-args/base-{suite}")).lines().map(String::from).collect()
+/// The `--build-arg` values `make images` built base for `suite` and `arch`
+/// with (labels: version, revision, date, base digest; another
+/// architecture's Debian repository), one `NAME=value` a line.
+fn base_build_args(suite: &str, arch: &str) -> Vec<String> {
+    images_file(&format!("build-args/base-{suite}-{arch}")).lines().map(String::from).collect()
+}
+
+/// This machine's architecture, as Debian names it.
+fn native_arch() -> String {
+    let ran = run(std::process::Command::new("dpkg").arg("--print-architecture"));
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    ran.stdout.trim().to_string()
 }
 
 fn reproducible_build(
@@ -28,8 +36,10 @@ fn reproducible_build(
     tag: &str,
     epoch: &str,
     build_args: &[String],
+    flags: &[&str],
 ) -> String {
     let mut args = vec!["--no-cache", "--timestamp", epoch];
+    args.extend_from_slice(flags);
     let epoch_arg = format!("SOURCE_DATE_EPOCH={epoch}");
     args.extend_from_slice(&["--build-arg", &epoch_arg, "--build-arg", "SUITE=bookworm"]);
     for arg in build_args {
@@ -51,9 +61,25 @@ fn rebuilding_base_from_nothing_gives_the_same_image_id() {
         &context,
         "venvkit-test/base-again:bookworm",
         &epoch(),
-        &base_build_args("bookworm"),
+        &base_build_args("bookworm", &native_arch()),
+        &[],
     );
     assert_eq!(rebuilt, engine.inspect(&base("bookworm"), "{{.Id}}"));
+}
+
+#[test]
+fn rebuilding_the_arm64_base_from_nothing_under_qemu_gives_the_same_image_id() {
+    // The arm64 build's RUN steps run under qemu-user and its tools are the
+    // cross-built ones (make-images gives each architecture its own
+    // context); neither may change the bytes.
+    let engine = engine_with_images();
+    let arm64 = format!("{}-arm64", base("bookworm"));
+    assert!(engine.has_image(&arm64), "{arm64} missing: run `make images ARCH=arm64 SUITES=bookworm` (make test does)");
+    let args = base_build_args("bookworm", "arm64");
+    let context = repo().join("target/images/context-base-arm64");
+    let tag = "venvkit-test/base-again:bookworm-arm64";
+    let rebuilt = reproducible_build(&engine, &context, tag, &epoch(), &args, &["--platform", "linux/arm64"]);
+    assert_eq!(rebuilt, engine.inspect(&arm64, "{{.Id}}"));
 }
 
 #[test]
@@ -61,8 +87,8 @@ fn an_apt_install_layer_built_twice_from_nothing_has_the_same_image_id() {
     let engine = engine_with_images();
     let context = Scratch::new("apt-layer");
     context.write("Dockerfile", format!("FROM {}\nRUN apt-install tree\n", base("bookworm")));
-    let first = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:1", &epoch(), &[]);
-    let second = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:2", &epoch(), &[]);
+    let first = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:1", &epoch(), &[], &[]);
+    let second = reproducible_build(&engine, &context.0, "venvkit-test/apt-layer:2", &epoch(), &[], &[]);
     assert_eq!(first, second);
 }
 
@@ -87,7 +113,7 @@ fn the_debian_tarball_made_twice_with_the_same_epoch_is_byte_identical_needs_roo
 
     // The same tarball gives the same image: the one make images tagged.
     std::fs::copy(repo().join("images/debian-slim/Containerfile"), again.path("Containerfile")).unwrap();
-    let rebuilt = reproducible_build(&engine, &again.0, "venvkit-test/debian-again:bookworm-slim", &epoch, &[]);
+    let rebuilt = reproducible_build(&engine, &again.0, "venvkit-test/debian-again:bookworm-slim", &epoch, &[], &[]);
     assert_eq!(rebuilt, engine.inspect("docker.io/library/debian:bookworm-slim", "{{.Id}}"));
 }
 
