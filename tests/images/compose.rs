@@ -29,11 +29,16 @@ fn assert_round(example: &str, health: &str, tests: &[&str], engine: &str, outpu
     }
 }
 
-/// The private engine's command: CMD in its namespaces (images/docker-engine).
-fn with_docker_engine(command: &[&str]) -> Command {
+/// images/docker-engine MODE COMMAND, from the checkout.
+fn docker_engine(mode: &str, command: &[&str]) -> Command {
     let mut engine = Command::new(repo().join("images/docker-engine"));
-    engine.arg("run").args(command).current_dir(repo());
+    engine.arg(mode).args(command).current_dir(repo());
     engine
+}
+
+/// The private engine's command: CMD in its namespaces.
+fn with_docker_engine(command: &[&str]) -> Command {
+    docker_engine("run", command)
 }
 
 #[test]
@@ -72,8 +77,8 @@ fn compose_engine_is_docker_only_when_a_local_docker_engine_answers_needs_root()
     let script = "source images/lib.sh && compose_engine";
     // The CLI and its compose plugin, but DOCKER_HOST as given.
     let client = |host: Option<&str>| {
-        let mut client = Command::new(repo().join("images/docker-engine"));
-        client.args(["client", "bash", "-c", script]).current_dir(repo()).env_remove("DOCKER_HOST");
+        let mut client = docker_engine("client", &["bash", "-c", script]);
+        client.env_remove("DOCKER_HOST");
         if let Some(host) = host {
             client.env("DOCKER_HOST", host);
         }

@@ -199,7 +199,7 @@ pub fn made_this_run(path: &Path) -> bool {
 /// read from dpkg's status file (packages whose Status is `installed`) and
 /// from status.d/, where the shell-less images keep one stanza per package.
 /// Read by the image's own Python, as the shell-less ones have no shell.
-pub fn installed_packages(engine: &Engine, image: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+fn installed_packages(engine: &Engine, image: &str) -> std::collections::BTreeMap<String, Vec<String>> {
     let script = r#"import os, re
 def stanzas():
     if os.path.exists("/var/lib/dpkg/status"):
